@@ -1,0 +1,82 @@
+# The operations team's commands. Everything runs from a clone: the virtualenv (.venv), the
+# Airflow home (.airflow, SQLite) and the sample landing area (var/landing) live in the repo.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help install fonts sample airflow-db run demo test lint lock clean
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+SAMPLE := $(CURDIR)/var/landing
+
+MONTH ?= 2020-06
+INPUTS ?= $(SAMPLE)
+OUTPUT ?= $(CURDIR)/output
+
+# Airflow on the embedded default: SQLite metadata database inside the repo (absolute path)
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__DEFAULT_TIMEZONE := Asia/Shanghai
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(CURDIR)/.airflow/airflow.db
+export AIRFLOW__LOGGING__LOGGING_LEVEL := WARNING
+export GX_ANALYTICS_ENABLED := False
+export PYTHONPATH := $(CURDIR)/plugins
+export PATH := $(BIN):$(PATH)
+
+help:
+	@echo "make demo                 run data month 2020-06 of the sample data through the DAG"
+	@echo "make run MONTH=YYYY-MM INPUTS=<landing dir> OUTPUT=<dir>   run (or re-run) one month"
+	@echo "make test                 the test suite"
+	@echo "make sample               (re)generate the sample landing area in var/landing"
+	@echo "make lock                 re-resolve requirements.lock from requirements.in"
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.lock
+	@touch $@
+
+# CJK fonts for the PDFs (Debian/Ubuntu; installed only when missing and when we may)
+fonts:
+	@if ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing CJK fonts (apt-get)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      fonts-arphic-uming fonts-arphic-ukai fonts-wqy-zenhei >/dev/null; \
+	  else \
+	    echo "WARNING: no CJK font installed; PDFs will show boxes. Install fonts-arphic-uming fonts-arphic-ukai fonts-wqy-zenhei." >&2; \
+	  fi; \
+	fi
+
+sample: $(SAMPLE)/.generated
+
+$(SAMPLE)/.generated: $(VENV)/.installed plugins/supervision/sample_data.py
+	rm -rf $(SAMPLE)
+	$(BIN)/python -m supervision.sample_data $(SAMPLE)
+	@touch $@
+
+airflow-db: $(AIRFLOW_HOME)/airflow.db
+
+$(AIRFLOW_HOME)/airflow.db: $(VENV)/.installed
+	@mkdir -p $(AIRFLOW_HOME)
+	$(BIN)/airflow db migrate >$(AIRFLOW_HOME)/db-migrate.log 2>&1 || { tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
+
+run: install fonts airflow-db
+	scripts/run_month.sh "$(MONTH)" "$(INPUTS)" "$(OUTPUT)"
+
+demo: sample
+	@$(MAKE) --no-print-directory run MONTH=2020-06 INPUTS=$(SAMPLE) OUTPUT=$(CURDIR)/output
+
+test: install fonts
+	$(BIN)/pytest
+
+lock:
+	$(BIN)/uv pip compile requirements.in --python-version 3.11 -q -o requirements.lock
+
+clean:
+	rm -rf output var .airflow .pytest_cache

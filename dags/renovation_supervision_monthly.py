@@ -1,0 +1,121 @@
+"""
+### Monthly supervision of old-community renovation (城镇老旧小区改造月度调度)
+
+Implements the monthly monitoring of 湘建城〔2020〕44号: every month the province ranks its cities
+on the renovation data its management system holds, supervises (督办) the cities that lag or
+report late, and sends the documents to the city governments.
+
+One run = one **data month**: the month before the run (its data interval), or `report_month`
+in the run conf. Stages:
+
+1. **ingest** — picks the newest export snapshot dated on or before the 1st of the next month,
+   reads it with the plan registry (附件2) and the targets (附件1); file-level problems stop
+   the run here, naming the file and the column or month.
+2. **quality** — the Great Expectations suite and the plan/last-month checks; quarantines
+   invalid rows, loads the month into the warehouse (replacing it), writes the quality report.
+3. **figures** — rankings, lag and the overdue list (SQL in `include/sql/figures/`);
+   `ranking.csv/.xlsx`, `overdue.csv/.xlsx`.
+4. **documents** — 月度通报 and 督办通知 (HTML + PDF), `manifest.json`; publishes
+   `<output_dir>/<YYYY-MM>/`.
+5. **steward_approval** — the data steward reads the quality report and approves or rejects;
+   nothing reaches a city before approval.
+6. **send** — delivers each document once per recipient (ledger in the warehouse).
+
+Run conf (all optional): `report_month` (YYYY-MM), `inputs_dir`, `output_dir`, `send` (bool;
+backfilled runs send nothing unless `send` is true).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import Param, dag, get_current_context, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+DAG_ID = "renovation_supervision_monthly"
+LOCAL_TZ = "Asia/Shanghai"
+
+
+def _settings():
+    """The run's settings, derived from its conf and data interval (never from the clock)."""
+    from supervision.settings import RunSettings  # noqa: PLC0415
+
+    context = get_current_context()
+    dag_run = context["dag_run"]
+    run_type = str(getattr(dag_run.run_type, "value", dag_run.run_type))
+    conf = {k: v for k, v in (dag_run.conf or {}).items() if v is not None}
+    return RunSettings.resolve(conf, context.get("data_interval_start"),
+                               is_backfill=run_type == "backfill")
+
+
+@dag(
+    dag_id=DAG_ID,
+    doc_md=__doc__,
+    schedule=CronDataIntervalTimetable("0 9 2 * *", timezone=LOCAL_TZ),
+    start_date=pendulum.datetime(2020, 5, 2, 9, tz=LOCAL_TZ),
+    catchup=False,
+    max_active_runs=1,
+    tags=["supervision", "renovation", "monthly"],
+    default_args={"owner": "supervision", "retries": 0},
+    params={
+        "report_month": Param(None, type=["null", "string"], pattern=r"^\d{4}-\d{2}$",
+                              description="data month YYYY-MM (default: the data interval's month)"),
+        "inputs_dir": Param(None, type=["null", "string"], description="landing area"),
+        "output_dir": Param(None, type=["null", "string"], description="output folder"),
+        "send": Param(None, type=["null", "boolean"],
+                      description="deliver after approval (default: yes, no for backfills)"),
+    },
+)
+def renovation_supervision_monthly():
+    @task(task_id="ingest")
+    def ingest() -> dict:
+        """Read the month's snapshot, the plan registry and the targets (file-level checks)."""
+        from supervision import pipeline  # noqa: PLC0415
+
+        return pipeline.ingest(_settings())
+
+    @task(task_id="quality")
+    def quality(_: dict) -> dict:
+        """Run the quality rules, quarantine invalid rows, load the warehouse, write the report."""
+        from supervision import pipeline  # noqa: PLC0415
+
+        return pipeline.check_quality(_settings())
+
+    @task(task_id="figures")
+    def figures(_: dict) -> dict:
+        """Rankings, lag and the overdue list; ranking and overdue tables."""
+        from supervision import pipeline  # noqa: PLC0415
+
+        return pipeline.compute_figures(_settings())
+
+    @task(task_id="documents")
+    def documents(_: dict) -> dict:
+        """Render the bulletin and the notices, write the manifest, publish the month folder."""
+        from supervision import pipeline  # noqa: PLC0415
+
+        return pipeline.render_documents(_settings())
+
+    approval = ApprovalOperator(
+        task_id="steward_approval",
+        subject="{{ params.report_month or data_interval_start.in_timezone('Asia/Shanghai').strftime('%Y-%m') }} "
+                "城镇老旧小区改造月度数据：请数据管理员审核质量报告",
+        body=("请阅读本月的数据质量报告后批准或驳回。批准后通报和督办通知将发送至各市州；驳回则不发送任何文件。\n\n"
+              "质量报告：`{{ ti.xcom_pull(task_ids='documents')['folder'] }}/quality_report.html`"),
+        defaults="Reject",
+        response_timeout=timedelta(days=3),
+    )
+
+    @task(task_id="send", retries=3, retry_delay=timedelta(minutes=2),
+          retry_exponential_backoff=True)
+    def send() -> dict:
+        """Deliver the approved documents, at most once per (month, document, recipient)."""
+        from supervision import pipeline  # noqa: PLC0415
+
+        return pipeline.send(_settings())
+
+    docs = documents(figures(quality(ingest())))
+    docs >> approval >> send()
+
+
+renovation_supervision_monthly()

@@ -1,0 +1,76 @@
+"""Small commands the Makefile uses around a run.
+
+    python -m supervision.cli run-date 2020-06         the logical date of that month's run
+    python -m supervision.cli summary output 2020-06   where a month's results are
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from .config import ConfigError, programme_for_month
+from .errors import SupervisionError
+from .months import Month
+from .workdays import CalendarNotCovered, publication_date
+
+
+def run_date(month: str) -> str:
+    m = Month.parse(month)
+    day = int(programme_for_month(m).schedule.get("day_of_month", 2))
+    return publication_date(m, day).isoformat()
+
+
+def summary(output_dir: Path, month: str) -> str:
+    folder = Path(output_dir).resolve() / month
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    with (folder / "ranking.csv").open(encoding="utf-8-sig") as f:
+        ranking = list(csv.DictReader(f))
+    with (folder / "overdue.csv").open(encoding="utf-8-sig") as f:
+        overdue = list(csv.DictReader(f))
+    province = ranking[-1]
+    top = sorted((r for r in ranking[:-1]), key=lambda r: int(r["排名"]))[:3]
+    docs = [f["path"] for f in manifest["files"] if f["path"].endswith(".pdf")]
+    outbox = Path(output_dir).resolve() / "outbox" / month
+    mails = sorted(outbox.glob("*.eml")) if outbox.is_dir() else []
+    lines = [
+        f"Data month {month} (snapshot {manifest['inputs']['snapshot']['name']}, "
+        f"published {manifest['inputs']['published_on']})",
+        f"  全省: 开工率 {float(province['开工率']):.2%}, 投资完成率 "
+        f"{float(province['投资完成率'] or 0):.2%}, 报送及时率 {float(province['报送及时率'] or 0):.2%}",
+        "  top 3: " + ", ".join(f"{r['排名']}. {r['市州']} ({r['综合得分']})" for r in top),
+        f"  ranking:        {folder / 'ranking.csv'} (+ .xlsx)",
+        f"  overdue list:   {folder / 'overdue.csv'} ({len(overdue)} rows, + .xlsx)",
+        f"  quality report: {folder / 'quality_report.html'}",
+        f"  documents:      {len(docs)} PDF (+ HTML): {folder / 'monthly_bulletin.pdf'}, "
+        f"{folder / 'notices'}/",
+        f"  outbox:         {len(mails)} .eml in {outbox}" if mails else
+        "  outbox:         nothing sent for this month",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="helpers around a monthly run")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run-date", help="print the logical date of a data month's run")
+    p.add_argument("month")
+    p = sub.add_parser("summary", help="print where a month's results are")
+    p.add_argument("output_dir", type=Path)
+    p.add_argument("month")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run-date":
+            print(run_date(args.month))
+        else:
+            print(summary(args.output_dir, args.month))
+    except (SupervisionError, ConfigError, CalendarNotCovered, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

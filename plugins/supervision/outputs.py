@@ -1,0 +1,106 @@
+"""The month folder of SPEC §7: files written to a staging folder, then published in one step.
+
+A run writes ``<output_dir>/.staging/<YYYY-MM>/``; publishing swaps it for
+``<output_dir>/<YYYY-MM>/`` with a ``manifest.json`` of every file and its SHA-256. Outputs
+carry no run timestamps, so the same inputs give byte-identical files.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .normalize import is_blank
+
+#: fixed timestamp written into zip-based files (xlsx) so reruns are byte-identical
+ZIP_EPOCH = (2000, 1, 1, 0, 0, 0)
+
+
+def staging_dir(output_dir: Path, month: str) -> Path:
+    return Path(output_dir) / ".staging" / month
+
+
+def month_dir(output_dir: Path, month: str) -> Path:
+    return Path(output_dir) / month
+
+
+def fresh_staging(output_dir: Path, month: str) -> Path:
+    path = staging_dir(output_dir, month)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+    """UTF-8 with BOM (so Excel opens Chinese correctly), LF line ends, empty for None."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if is_blank(v) else v for v in row])
+    path.write_text(buf.getvalue(), encoding="utf-8-sig")
+    return path
+
+
+_MODIFIED = re.compile(rb"<dcterms:modified([^>]*)>[^<]*</dcterms:modified>")
+
+
+def normalize_zip(path: Path) -> None:
+    """Rewrite a zip (xlsx) with fixed entry timestamps and no save time in its properties
+    (openpyxl stamps the time of saving): identical content gives identical bytes."""
+    with zipfile.ZipFile(path) as src:
+        entries = [(info, src.read(info.filename)) for info in src.infolist()]
+    entries = [(info, _MODIFIED.sub(rb"<dcterms:modified\1>2000-01-01T00:00:00Z</dcterms:modified>", data)
+                if info.filename == "docProps/core.xml" else data) for info, data in entries]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for info, data in entries:
+            clean = zipfile.ZipInfo(info.filename, date_time=ZIP_EPOCH)
+            clean.compress_type = zipfile.ZIP_DEFLATED
+            clean.external_attr = 0o600 << 16
+            dst.writestr(clean, data)
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def write_manifest(folder: Path, inputs: dict[str, Any]) -> Path:
+    """``manifest.json``: every file of the folder with its SHA-256 and size, and the inputs."""
+    files = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != "manifest.json":
+            files.append({"path": p.relative_to(folder).as_posix(), "sha256": sha256_file(p),
+                          "bytes": p.stat().st_size})
+    return write_json(folder / "manifest.json", {"files": files, "inputs": inputs})
+
+
+def publish(output_dir: Path, month: str) -> Path:
+    """Replace ``<output_dir>/<month>`` by the staging folder (rename, then remove the old)."""
+    staging = staging_dir(output_dir, month)
+    if not staging.is_dir():
+        raise FileNotFoundError(f"nothing staged for {month} in {staging}")
+    target = month_dir(output_dir, month)
+    old = Path(output_dir) / ".staging" / f"{month}.replaced"
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    if old.exists():
+        shutil.rmtree(old)
+    return target

@@ -1,0 +1,78 @@
+"""What one run works on: the data month and where its inputs and outputs live.
+
+The month comes from the run conf (``report_month``) or from the run's data interval, never
+from the clock; every location defaults to the embedded default (``supervision.paths``).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from . import paths
+from .months import Month
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+CONF_KEYS = {"report_month", "inputs_dir", "output_dir", "send"}
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "y", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "n", "off", ""):
+        return False
+    if isinstance(value, (int, float)):
+        return bool(value)
+    raise ValueError(f"send must be true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    report_month: Month
+    inputs_dir: Path
+    output_dir: Path
+    warehouse_url: str
+    outbox_dir: Path
+    send: bool
+    sender: str = "renovation-supervision@example.gov.cn"
+
+    @property
+    def month(self) -> str:
+        return str(self.report_month)
+
+    @classmethod
+    def resolve(cls, conf: Mapping[str, Any] | None = None,
+                data_interval_start: datetime | None = None,
+                is_backfill: bool = False) -> "RunSettings":
+        """Settings of one run. ``report_month`` in the conf wins; otherwise the data month is
+        the month the data interval starts in (Asia/Shanghai). Backfilled runs send nothing
+        unless the conf says ``send: true``."""
+        conf = dict(conf or {})
+        unknown = set(conf) - CONF_KEYS
+        if unknown:
+            raise ValueError(f"unknown run conf keys {sorted(unknown)}; allowed: {sorted(CONF_KEYS)}")
+        if conf.get("report_month"):
+            month = Month.parse(conf["report_month"])
+        elif data_interval_start is not None:
+            start = data_interval_start
+            if start.tzinfo is not None:
+                start = start.astimezone(LOCAL_TZ)
+            month = Month.of(start.date())
+        else:
+            raise ValueError("no report_month in the run conf and no data interval to derive it from")
+        send = _bool(conf["send"]) if "send" in conf else not is_backfill
+        output_dir = Path(conf.get("output_dir") or paths.default_output_dir()).expanduser().resolve()
+        return cls(
+            report_month=month,
+            inputs_dir=Path(conf.get("inputs_dir") or paths.default_inputs_dir()).expanduser().resolve(),
+            output_dir=output_dir,
+            warehouse_url=paths.default_warehouse_url(),
+            outbox_dir=paths.default_outbox_dir(output_dir),
+            send=send,
+            sender=os.environ.get("SUPERVISION_SENDER", cls.sender),
+        )

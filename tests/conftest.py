@@ -1,0 +1,53 @@
+"""Test-session setup: an isolated Airflow home (SQLite in a temp folder) configured before
+anything imports Airflow, and shared fixtures (the sample landing area, a warehouse URL)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="supervision-airflow-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
+    "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+    "GX_ANALYTICS_ENABLED": "False",
+})
+# the warehouse of a test is its own; never the demo's var/warehouse.db
+os.environ.pop("SUPERVISION_WAREHOUSE_URL", None)
+os.environ.pop("SUPERVISION_OUTBOX_DIR", None)
+
+
+@pytest.fixture(scope="session")
+def sample_landing(tmp_path_factory) -> Path:
+    """The sample landing area (1,000 communities, May 2020 – January 2021), generated once."""
+    from supervision.sample_data import generate
+
+    folder = tmp_path_factory.mktemp("landing")
+    generate(folder)
+    return folder
+
+
+@pytest.fixture()
+def warehouse_url(tmp_path, monkeypatch) -> str:
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    monkeypatch.setenv("SUPERVISION_WAREHOUSE_URL", url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata database in the session's Airflow home."""
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True,
+                   env=os.environ.copy(), timeout=600)
+    return _AIRFLOW_HOME
