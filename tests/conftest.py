@@ -51,3 +51,13 @@ def airflow_db() -> Path:
     subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True,
                    env=os.environ.copy(), timeout=600)
     return _AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL 15 server started from the installed binaries for this session
+    (as the postgres user when the tests run as root)."""
+    from supervision.testing_postgres import throwaway_postgres
+
+    with throwaway_postgres() as server:
+        yield server
