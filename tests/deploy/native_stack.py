@@ -266,3 +266,47 @@ def _tail(path: Path, lines: int) -> str:
     except OSError as exc:
         text = [f"(unreadable: {exc})"]
     return f"----- {path} (last {lines} lines) -----\n" + "\n".join(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.deploy.native_stack [WORKDIR]``: the stack on the sample landing area, left
+    running until Ctrl-C, for trying the runbook's API and CLI commands without Docker. Writes
+    WORKDIR/stack.env: ``set -a; . WORKDIR/stack.env; set +a`` makes ``airflow …`` talk to it."""
+    import argparse
+    import shlex
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "plugins"))
+    from supervision.sample_data import generate
+    from supervision.testing_postgres import throwaway_postgres
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("workdir", nargs="?", type=Path)
+    args = parser.parse_args(argv)
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="native-stack-"))).resolve()
+    landing = workdir / "landing"
+    if not (landing / "exports").is_dir():
+        generate(landing)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    with throwaway_postgres() as server, NativeStack(server, workdir, landing) as stack:
+        stack.start()
+        own = {k: v for k, v in stack.env.items() if os.environ.get(k) != v}
+        (workdir / "stack.env").write_text(
+            "".join(f"{k}={shlex.quote(v)}\n" for k, v in sorted(own.items())), "utf-8")
+        print(f"Airflow UI and API: {stack.base_url}  (user {ADMIN[0]}, password {ADMIN[1]})\n"
+              f"landing area:       {landing}\noutput:             {stack.output}\n"
+              f"warehouse:          {stack.warehouse_url}\n"
+              f"CLI:                set -a; . {workdir / 'stack.env'}; set +a\n"
+              f"component logs:     {stack.logs}\nCtrl-C stops everything.", flush=True)
+        try:
+            while not stop:
+                stack.check_alive()
+                time.sleep(2)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
