@@ -23,13 +23,13 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 USER airflow
-COPY --chown=airflow:0 requirements.lock /opt/airflow/requirements.lock
-# exactly the lock (it pins apache-airflow itself, so pip cannot move Airflow's version)
-RUN pip install --no-cache-dir -r /opt/airflow/requirements.lock \
- && python -c "import airflow.providers.fab, airflow.providers.standard, psycopg, weasyprint, great_expectations"
-
 # The code is mounted, not baked in (dags/, plugins/, include/, config/ — docker-compose.yaml), so
 # a release is a `git pull` + restart; the domain package imports from the mounted plugins folder.
 ENV PYTHONPATH=/opt/airflow/plugins \
     SUPERVISION_INCLUDE_DIR=/opt/airflow/include \
     GX_ANALYTICS_ENABLED=False
+
+COPY --chown=airflow:0 requirements.lock /opt/airflow/requirements.lock
+# exactly the lock (it pins apache-airflow itself, so pip cannot move Airflow's version)
+RUN pip install --no-cache-dir -r /opt/airflow/requirements.lock \
+ && python -c "import airflow.providers.fab, airflow.providers.standard, psycopg, weasyprint, great_expectations"
