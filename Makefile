@@ -2,7 +2,7 @@
 # Airflow home (.airflow, SQLite) and the sample landing area (var/landing) live in the repo.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help install fonts sample airflow-db run demo test lint lock clean
+.PHONY: help install fonts sample airflow-db run demo test lint lock clean env
 
 PYTHON ?= python3
 UV_VERSION := 0.13.9
@@ -32,6 +32,7 @@ help:
 	@echo "make test                 the test suite"
 	@echo "make sample               (re)generate the sample landing area in var/landing"
 	@echo "make lock                 re-resolve requirements.lock from requirements.in"
+	@echo "make env                  a new .env for docker-compose, secrets generated (docs/deployment.md)"
 
 install: $(VENV)/.installed
 
@@ -77,6 +78,10 @@ test: install fonts
 
 lock:
 	$(BIN)/uv pip compile requirements.in --python-version 3.11 -q -o requirements.lock
+
+# the docker-compose deployment's .env, from .env.example with fresh secrets (never overwrites)
+env:
+	$(PYTHON) deploy/new_env.py .env.example .env
 
 clean:
 	rm -rf output var .airflow .pytest_cache
