@@ -495,6 +495,8 @@ def monthly_bulletin_context(programme: Programme, month: Month, figures: pd.Dat
         "table_title": table_title, "chart_title": chart_title,
         "chart": rates_chart(lines, targets),
         "has_previous": any(x.start_change != "—" for x in cities),
+        "start_deadline_passed": month.last_day >= programme.start_deadline,
+        "investment_deadline_passed": month.last_day >= programme.investment_deadline,
         "percent": percent,
     }
 
