@@ -152,8 +152,10 @@ def test_the_bulletin_names_top_and_bottom_three_and_the_lagging_cities(june):
     folder, _, _ = june
     ranking = [r for r in _csv(folder / "ranking.csv") if r["市州"] != "全省"]
     html = (folder / "monthly_bulletin.html").read_text("utf-8")
-    top = [r["市州"] for r in sorted(ranking, key=lambda r: int(r["排名"])) if int(r["排名"]) <= 3]
-    bottom = [r["市州"] for r in ranking if int(r["排名"]) >= 12]
+    ranks = sorted(int(r["排名"]) for r in ranking)
+    top = [r["市州"] for r in sorted(ranking, key=lambda r: int(r["排名"]))
+           if int(r["排名"]) <= ranks[2]]                      # ties at the boundary included
+    bottom = [r["市州"] for r in ranking if int(r["排名"]) >= ranks[-3]]
     top_text = re.search(r"（一）排名靠前的市州。</span>(.*?)综合排名靠前", html).group(1)
     bottom_text = re.search(r"（二）排名靠后的市州。</span>(.*?)综合排名靠后", html).group(1)
     assert re.findall(r"([^、（）]+?)（第\d+名", top_text) == top
