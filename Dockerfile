@@ -10,12 +10,13 @@ ARG AIRFLOW_IMAGE=apache/airflow:slim-3.3.2-python3.11
 FROM ${AIRFLOW_IMAGE}
 
 USER root
-# CJK fonts for the PDFs (the same packages as `make fonts`), and the Pango/HarfBuzz/fontconfig
+# The documents' fonts (the same packages as FONT_PACKAGES of `make fonts`, HarfBuzz's subsetter
+# among them: without it embedding the CJK fonts takes ~20 s per PDF), and the Pango/fontconfig
 # libraries WeasyPrint renders with.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      fonts-arphic-uming fonts-arphic-ukai fonts-wqy-zenhei \
-      fontconfig libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
+      fonts-noto-cjk fonts-arphic-gkai00mp libharfbuzz-subset0 \
+      fontconfig libpango-1.0-0 libpangoft2-1.0-0 \
  && fc-cache -f \
  && fc-list :lang=zh | grep -q . \
  && apt-get autoremove -yqq --purge \

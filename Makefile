@@ -42,15 +42,21 @@ $(VENV)/.installed: requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.lock
 	@touch $@
 
-# CJK fonts for the PDFs (Debian/Ubuntu; installed only when missing and when we may)
+# CJK fonts for the PDFs (Debian/Ubuntu; installed only when missing and when we may): the free
+# faces the documents are set in (docs/documents.md) and HarfBuzz's subsetter, which embeds
+# them in about 0.1 s a font where fontTools needs 10+ s for the OpenType CJK faces
+FONT_PACKAGES := fonts-noto-cjk fonts-arphic-gkai00mp libharfbuzz-subset0
+FONT_FACES := "Noto Serif CJK SC" "Noto Sans CJK SC" "AR PL KaitiM GB"
+
 fonts:
-	@if ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+	@missing=; for face in $(FONT_FACES); do fc-list "$$face" 2>/dev/null | grep -q . || missing="$$missing $$face"; done; \
+	ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset || missing="$$missing libharfbuzz-subset"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Installing CJK fonts (apt-get)..."; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      fonts-arphic-uming fonts-arphic-ukai fonts-wqy-zenhei >/dev/null; \
+	    echo "Installing fonts for the documents (apt-get: $(FONT_PACKAGES))..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FONT_PACKAGES) >/dev/null; \
 	  else \
-	    echo "WARNING: no CJK font installed; PDFs will show boxes. Install fonts-arphic-uming fonts-arphic-ukai fonts-wqy-zenhei." >&2; \
+	    echo "WARNING: missing$$missing; documents fall back to other faces (or boxes) and render slowly. Install $(FONT_PACKAGES)." >&2; \
 	  fi; \
 	fi
 

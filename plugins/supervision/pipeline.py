@@ -229,21 +229,8 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
     snapshot = {"name": load["snapshot_file"], "date": date.fromisoformat(load["snapshot_date"])}
     published = publication_date(month, int(programme.schedule.get("day_of_month", 2)))
     staging = outputs.staging_dir(s.output_dir, s.month)
-    written = []
-    html = documents.monthly_bulletin(programme, month, city, snapshot, published)
-    (staging / "monthly_bulletin.html").write_text(html, encoding="utf-8")
-    documents.html_to_pdf(html, staging / "monthly_bulletin.pdf")
-    written.append("monthly_bulletin")
-    notices = staging / "notices"
-    for name in documents.notice_cities(city, items):
-        code = programme.province.city(name).code
-        row = city[city.city == name].iloc[0]
-        html = documents.supervision_notice(programme, month, row, items[items.city == name],
-                                            snapshot, published)
-        notices.mkdir(exist_ok=True)
-        (notices / f"{code}.html").write_text(html, encoding="utf-8")
-        documents.html_to_pdf(html, notices / f"{code}.pdf")
-        written.append(f"notice:{code}")
+    rendered = documents.render_month(programme, month, city, items, snapshot, published, staging)
+    written = [r.document for r in rendered]
     outputs.write_manifest(staging, {
         "report_month": s.month,
         "snapshot": {"name": load["snapshot_file"], "date": load["snapshot_date"],
