@@ -39,7 +39,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python -q --compile-bytecode -r requirements.lock
 	@touch $@
 
 # CJK fonts for the PDFs (Debian/Ubuntu; installed only when missing and when we may): the free
