@@ -5,13 +5,9 @@
 -- no money. Rates, the score, ranks and the lag rule are derived from these integers with exact
 -- fractions (supervision.figures), so they are identical on every database.
 -- Parameters: programme_year, report_month, month_start, month_end (ISO dates).
-WITH counted AS (
-    SELECT r.plan_key, r.status, r.start_date, r.finish_date, r.planned_invest_yuan,
-           r.done_invest_yuan, r.review_status, r.reported_date
-    FROM monthly_records r
-    WHERE r.report_month = :report_month AND r.is_valid AND r.plan_key IS NOT NULL
-),
-community AS (
+WITH community AS (
+    -- each plan community with its counted record, if any (joined directly, not through a
+    -- materialized subquery, so the (report_month, plan_key) index is used: linear in rows)
     SELECT p.city,
            p.households,
            -- 累计开工数: status 已开工/已完工 and 开工日期 on or before the last day of the month
@@ -28,7 +24,8 @@ community AS (
            COALESCE(c.planned_invest_yuan, 0) AS planned_invest_yuan,
            COALESCE(c.done_invest_yuan, 0) AS done_invest_yuan
     FROM plan_communities p
-    LEFT JOIN counted c ON c.plan_key = p.plan_key
+    LEFT JOIN monthly_records c
+           ON c.report_month = :report_month AND c.plan_key = p.plan_key AND c.is_valid
     WHERE p.programme_year = :programme_year
 ),
 per_city AS (

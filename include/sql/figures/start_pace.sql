@@ -5,14 +5,17 @@
 -- Parameters: programme_year, report_month, window_after, month_end (ISO dates).
 SELECT t.city,
        t.city_order,
-       COALESCE(SUM(CASE WHEN r.status IN ('已开工', '已完工')
-                          AND r.start_date > :window_after AND r.start_date <= :month_end
-                         THEN 1 ELSE 0 END), 0) AS started_in_window
+       COALESCE(w.started_in_window, 0) AS started_in_window
 FROM targets t
-LEFT JOIN plan_communities p
-       ON p.programme_year = t.programme_year AND p.city = t.city
-LEFT JOIN monthly_records r
-       ON r.report_month = :report_month AND r.plan_key = p.plan_key AND r.is_valid
+LEFT JOIN (
+    SELECT p.city, COUNT(*) AS started_in_window
+    FROM plan_communities p
+    JOIN monthly_records r
+      ON r.report_month = :report_month AND r.plan_key = p.plan_key AND r.is_valid
+    WHERE p.programme_year = :programme_year
+      AND r.status IN ('已开工', '已完工')
+      AND r.start_date > :window_after AND r.start_date <= :month_end
+    GROUP BY p.city
+) w ON w.city = t.city
 WHERE t.programme_year = :programme_year
-GROUP BY t.city, t.city_order
 ORDER BY t.city_order
