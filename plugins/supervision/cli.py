@@ -30,8 +30,14 @@ def summary(output_dir: Path, month: str) -> str:
         ranking = list(csv.DictReader(f))
     with (folder / "overdue.csv").open(encoding="utf-8-sig") as f:
         overdue = list(csv.DictReader(f))
+    with (folder / "early_warning.csv").open(encoding="utf-8-sig") as f:
+        warned = [r["市州"] for r in csv.DictReader(f) if r["预警"] and r["市州"] != "全省"]
+    counts = {}
+    for name in ("spot_checks", "basic_category", "elevators"):
+        with (folder / f"{name}.csv").open(encoding="utf-8-sig") as f:
+            counts[name] = sum(1 for _ in csv.DictReader(f))
     province = ranking[-1]
-    top = sorted((r for r in ranking[:-1]), key=lambda r: int(r["排名"]))[:3]
+    top = sorted((r for r in ranking[:-1]), key=lambda r: int(r["排名表位次"]))[:3]
     docs = [f["path"] for f in manifest["files"] if f["path"].endswith(".pdf")]
     outbox = Path(output_dir).resolve() / "outbox" / month
     mails = sorted(outbox.glob("*.eml")) if outbox.is_dir() else []
@@ -43,6 +49,10 @@ def summary(output_dir: Path, month: str) -> str:
         "  top 3: " + ", ".join(f"{r['排名']}. {r['市州']} ({r['综合得分']})" for r in top),
         f"  ranking:        {folder / 'ranking.csv'} (+ .xlsx)",
         f"  overdue list:   {folder / 'overdue.csv'} ({len(overdue)} rows, + .xlsx)",
+        f"  early warning:  {folder / 'early_warning.csv'} "
+        f"({'、'.join(warned) if warned else 'no city'} will miss the start deadline at its pace)",
+        f"  lists:          spot checks {counts['spot_checks']}, basic category "
+        f"{counts['basic_category']}, elevators {counts['elevators']} (csv + xlsx)",
         f"  quality report: {folder / 'quality_report.html'}",
         f"  documents:      {len(docs)} PDF (+ HTML): {folder / 'monthly_bulletin.pdf'}, "
         f"{folder / 'notices'}/",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -64,14 +65,33 @@ class ExpectedPath:
     def fraction_at(self, month: Month) -> tuple[int, int]:
         """Expected rate at the end of ``month`` as an exact fraction (num, den) of 1.
 
-        Linear in months, 0 before ``start``, ``target`` from ``end`` on. Returned as integers
-        so the lag rule compares exactly (the SQL compares rate × den with num).
+        Linear in months, 0 before ``start``, ``target`` from ``end`` on. The target is taken
+        as the decimal written in the configuration (0.5 is exactly 1/2), so the lag rule
+        compares exactly.
         """
+        rate = self.rate_at(month)
+        return rate.numerator, rate.denominator
+
+    def rate_at(self, month: Month) -> Fraction:
+        """The expected rate at the end of ``month``, exactly."""
         span = self.end.months_since(self.start)
         done = min(max(month.months_since(self.start), 0), span)
-        # target as a fraction of 1000 (targets are given to at most 3 decimals)
-        target_milli = round(self.target * 1000)
-        return target_milli * done, 1000 * span
+        return exact_decimal(self.target) * done / span
+
+
+def exact_decimal(value: float | int | str) -> Fraction:
+    """A configured decimal exactly as written (0.3 is 3/10, not the nearest binary float)."""
+    return Fraction(str(value))
+
+
+@dataclass(frozen=True)
+class FigureRules:
+    """Settings of the figures beyond the score weights and the expected path (SPEC §3, N8,
+    N10), from the programme file; the defaults are the values of the 2020 file."""
+    pace_window_months: int = 3            # early warning: the recent pace is measured over
+    spot_check_share: Fraction = Fraction(1, 20)   # N8: share of a city's records sampled
+    spot_check_min_per_city: int = 2               # ... but at least this many
+    basic_min_item_share: Fraction = Fraction(1, 2)  # N10: basic items' share of all items
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,7 @@ class Programme:
     expected_investment: ExpectedPath
     schedule: dict[str, Any]
     documents: dict[str, Any] = field(default_factory=dict)
+    figure_rules: FigureRules = field(default_factory=FigureRules)
 
     def covers(self, month: Month) -> bool:
         return self.first_month <= month <= self.last_month
@@ -148,6 +169,8 @@ def load_programme(year: int, config_dir: Path | None = None) -> Programme:
         weights = {k: float(v) for k, v in data["weights"].items()}
         if set(weights) != {"start_rate", "investment_rate", "timely_rate"}:
             raise ConfigError(f"{path}: weights must name start_rate, investment_rate, timely_rate")
+        if sum(exact_decimal(w) for w in weights.values()) != 1 or min(weights.values()) < 0:
+            raise ConfigError(f"{path}: weights must be ≥ 0 and add up to exactly 1 ({weights})")
         return Programme(
             year=int(data["year"]),
             province=load_province(data["province"], config_dir),
@@ -167,9 +190,28 @@ def load_programme(year: int, config_dir: Path | None = None) -> Programme:
                 float(ep["investment_rate"]["target"])),
             schedule=dict(data.get("schedule", {})),
             documents=dict(data.get("documents", {})),
+            figure_rules=_figure_rules(data, path),
         )
     except KeyError as exc:
         raise ConfigError(f"{path}: missing key {exc}") from exc
+
+
+def _figure_rules(data: dict[str, Any], path: Path) -> FigureRules:
+    ew, sc, bc = (dict(data.get(k) or {}) for k in ("early_warning", "spot_check", "basic_category"))
+    default = FigureRules()
+    try:
+        rules = FigureRules(
+            pace_window_months=int(ew.get("pace_window_months", default.pace_window_months)),
+            spot_check_share=exact_decimal(sc.get("share", default.spot_check_share)),
+            spot_check_min_per_city=int(sc.get("min_per_city", default.spot_check_min_per_city)),
+            basic_min_item_share=exact_decimal(bc.get("min_basic_item_share",
+                                                      default.basic_min_item_share)))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: malformed early_warning / spot_check / basic_category ({exc})") from exc
+    if rules.pace_window_months < 1 or rules.spot_check_min_per_city < 0 \
+            or not 0 <= rules.spot_check_share <= 1 or not 0 <= rules.basic_min_item_share <= 1:
+        raise ConfigError(f"{path}: early_warning / spot_check / basic_category out of range ({rules})")
+    return rules
 
 
 def available_programme_years(config_dir: Path | None = None) -> list[int]:

@@ -1,44 +1,71 @@
-"""The monthly figures of SPEC §3: per-city progress, the composite score and its ranking,
-较上月 changes, the lag rule and the overdue list.
+"""The monthly figures of SPEC §3: per-city progress, the composite score, the ranks, 较上月
+changes, the lag rule and the overdue list (docs/figures.md explains every figure).
 
-The database does the counting and summing (``include/sql/figures/*.sql``) in exact integers;
-rates and the score are derived here with exact fractions, so a tie is a tie and half-up
-rounding is exact; the ranks are the database's RANK() over the exact rounded score.
+The division of labour is deliberate. The database does everything that touches community
+rows (``include/sql/figures/*.sql``): counting and summing per city in exact integers, and the
+全省 sums. Python does the arithmetic on those per-city integers — a few dozen rows — with exact
+fractions: rates, the half-up score, the competition ranks, the listing order, the lag rule and
+the 较上月 changes. Doing the comparisons in SQL would need rate × rate cross products, which
+overflow 64-bit integers for money at province scale (SQLite then silently turns them into
+floats, PostgreSQL raises); with fractions a tie is a tie and nothing depends on the database.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from . import warehouse as wh
-from .config import Programme
+from .config import Programme, exact_decimal
 from .months import Month
 
 PROVINCE_ROW = "全省"
-RATES = ("start_rate", "households_start_rate", "finish_rate", "investment_rate", "timely_rate")
+
+#: every rate of SPEC §3 as (numerator column, denominator column) of ``city_figures``
+RATE_PARTS: dict[str, tuple[str, str]] = {
+    "start_rate": ("started_count", "target_count"),                   # 开工率
+    "households_start_rate": ("started_households", "plan_households"),  # 按户数计开工率
+    "finish_rate": ("finished_count", "target_count"),                 # 完工率
+    "investment_rate": ("done_invest_yuan", "planned_invest_yuan"),    # 投资完成率
+    "timely_rate": ("timely_count", "plan_count"),                     # 报送及时率
+}
+RATES = tuple(RATE_PARTS)
+#: the rates of the composite score, in the order of its weights
+SCORED_RATES = ("start_rate", "investment_rate", "timely_rate")
+#: the integer columns city_progress.sql returns
+COUNT_COLUMNS = ("target_count", "plan_count", "plan_households", "started_count",
+                 "started_households", "finished_count", "planned_invest_yuan",
+                 "done_invest_yuan", "timely_count")
 REASON_CODES = ("MISSING_FROM_EXPORT", "DATA_INVALID", "NOT_STARTED_PAST_DEADLINE",
                 "NOT_REPORTED", "NOT_REVIEWED", "PLAN_MISMATCH")
 
 
+# --------------------------------------------------------------------------- exact arithmetic
+
 def ratio(numerator: int, denominator: int) -> Fraction | None:
     """An exact rate; None (empty) when the denominator is 0."""
-    return None if denominator == 0 else Fraction(int(numerator), int(denominator))
+    return None if int(denominator) == 0 else Fraction(int(numerator), int(denominator))
+
+
+def exact_rates(row: Mapping[str, Any]) -> dict[str, Fraction | None]:
+    """Every rate of a row of per-city integers, exactly."""
+    return {rate: ratio(row[num], row[den]) for rate, (num, den) in RATE_PARTS.items()}
 
 
 def score_cents(start: Fraction | None, investment: Fraction | None, timely: Fraction | None,
-                weights: dict[str, float]) -> int:
+                weights: Mapping[str, float | Fraction]) -> int:
     """综合得分 × 100 = round_half_up(100 × Σ wᵢ·min(rateᵢ, 1), 2 decimals) × 100, exactly.
 
-    An empty rate counts as 0."""
+    An empty rate counts as 0; the weights are the decimals of the configuration, exactly."""
     total = Fraction(0)
     for rate, key in ((start, "start_rate"), (investment, "investment_rate"),
                       (timely, "timely_rate")):
         capped = min(rate, Fraction(1)) if rate is not None else Fraction(0)
-        total += Fraction(str(weights[key])) * capped
+        total += exact_decimal(weights[key]) * capped
     return math.floor(total * 10000 + Fraction(1, 2))
 
 
@@ -48,8 +75,44 @@ def format_score(cents: int) -> str:
 
 def competition_rank(values: list) -> list[int]:
     """1 + the number of values strictly greater: ties share the better rank (1, 2, 2, 4)."""
-    return [1 + sum(1 for w in values if w > v) for v in values]
+    ordered = sorted(values, reverse=True)
+    first = {}
+    for i, v in enumerate(ordered, start=1):
+        first.setdefault(v, i)
+    return [first[v] for v in values]
 
+
+def _zero_if_empty(rate: Fraction | None) -> Fraction:
+    return Fraction(0) if rate is None else rate
+
+
+def listing_order(rows: list[dict[str, Any]]) -> list[int]:
+    """Position of each city in the ranking as listed: by score, then 开工率, then 投资完成率
+    (uncapped), then administrative order (empty rates count as 0)."""
+    def key(i: int):
+        r = rows[i]
+        return (-r["score_cents"], -_zero_if_empty(r["rates"]["start_rate"]),
+                -_zero_if_empty(r["rates"]["investment_rate"]), r["city_order"])
+
+    order = sorted(range(len(rows)), key=key)
+    position = [0] * len(rows)
+    for pos, i in enumerate(order, start=1):
+        position[i] = pos
+    return position
+
+
+def is_below(rate: Fraction | None, expected: Fraction) -> bool:
+    """The lag test: strictly below the expected rate. An empty rate (zero denominator: no
+    任务数, or no planned investment among counted records) is below nothing — equivalently,
+    numerator < expected × denominator, which is false when the denominator is 0."""
+    return rate is not None and rate < expected
+
+
+def as_float(rate: Fraction | None) -> float | None:
+    return None if rate is None else float(rate)
+
+
+# --------------------------------------------------------------------------- one month
 
 @dataclass(frozen=True)
 class MonthParams:
@@ -68,86 +131,122 @@ class MonthParams:
         return dict(self.__dict__)
 
 
-def _as_float(rate: Fraction | None) -> float | None:
-    return None if rate is None else float(rate)
+def expected_rates(programme: Programme, month: Month) -> tuple[Fraction, Fraction]:
+    """The expected 开工率 and 投资完成率 at the end of ``month`` (the lag thresholds)."""
+    return programme.expected_start.rate_at(month), programme.expected_investment.rate_at(month)
 
 
-def _is_lagging(row: pd.Series, programme: Programme, month: Month) -> bool:
-    """Strictly below the expected path in 开工率 or 投资完成率 (an empty rate counts as 0)."""
-    s_num, s_den = programme.expected_start.fraction_at(month)
-    i_num, i_den = programme.expected_investment.fraction_at(month)
-    start = ratio(row.started_count, row.target_count) or Fraction(0)
-    invest = ratio(row.done_invest_yuan, row.planned_invest_yuan) or Fraction(0)
-    return start < Fraction(s_num, s_den) or invest < Fraction(i_num, i_den)
-
-
-def _rates(frame: pd.DataFrame, programme: Programme) -> pd.DataFrame:
-    out = frame.copy()
-    fr = {
-        "start_rate": [ratio(a, b) for a, b in zip(out.started_count, out.target_count)],
-        "households_start_rate": [ratio(a, b) for a, b in zip(out.started_households, out.plan_households)],
-        "finish_rate": [ratio(a, b) for a, b in zip(out.finished_count, out.target_count)],
-        "investment_rate": [ratio(a, b) for a, b in zip(out.done_invest_yuan, out.planned_invest_yuan)],
-        "timely_rate": [ratio(a, b) for a, b in zip(out.timely_count, out.plan_count)],
-    }
-    for key, values in fr.items():
-        out[key] = [_as_float(v) for v in values]
-    out["score_cents"] = [score_cents(s, i, t, programme.weights) for s, i, t in
-                          zip(fr["start_rate"], fr["investment_rate"], fr["timely_rate"])]
+def _integers(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of per-city integers (the database may return Decimal for sums)."""
+    out = []
+    for r in wh.records(frame):
+        row = {"city": r["city"], "city_order": int(r["city_order"])}
+        row.update({c: int(r[c]) for c in COUNT_COLUMNS})
+        out.append(row)
     return out
 
 
-def compute_city_figures(conn: Connection, programme: Programme, month: Month) -> pd.DataFrame:
-    """Compute and store ``city_figures`` of ``month`` (replacing it); return the rows."""
-    params = MonthParams.of(programme, month)
-    agg = wh.query(conn, "figures/city_progress", **params.as_dict())
-    ints = [c for c in agg.columns if c not in ("city",)]
-    agg[ints] = agg[ints].astype("int64")
-    total = agg[ints].sum()
-    total["city_order"] = len(agg) + 1
-    province = pd.DataFrame([{"city": PROVINCE_ROW, **total.to_dict()}])
-    table = pd.concat([agg, province], ignore_index=True)
-    table = _rates(table, programme)
-    table["lagging"] = [(_is_lagging(r, programme, month) if r.city != PROVINCE_ROW else False)
-                        for r in table.itertuples()]
-    table.insert(0, "report_month", str(month))
-    wh.replace_month(conn, "city_figures", str(month), table)
+def _previous_by_city(previous: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    out = {}
+    for r in wh.records(previous):
+        out[r["city"]] = {"rates": exact_rates({c: int(r[c]) for c in COUNT_COLUMNS}),
+                          "score_rank": r["score_rank"]}
+    return out
 
-    ranks = wh.query(conn, "figures/city_ranks", report_month=str(month)).set_index("city")
-    previous = wh.read_month(conn, "city_figures", str(month.previous())).set_index("city")
-    updates = []
-    for r in table.itertuples():
-        u = {"report_month": str(month), "city": r.city}
-        for col in ("score_rank", "start_rate_rank", "investment_rate_rank", "timely_rate_rank"):
-            u[col] = int(ranks.at[r.city, col]) if r.city in ranks.index else None
-        for rate in ("start_rate", "investment_rate", "timely_rate"):
-            now = getattr(r, rate)
-            before = previous.at[r.city, rate] if r.city in previous.index else None
-            u[f"{rate}_change"] = (None if now is None or before is None or pd.isna(before)
-                                   or pd.isna(now) else (now - before) * 100)
-        prev_rank = previous.at[r.city, "score_rank"] if r.city in previous.index else None
-        u["rank_change"] = (None if prev_rank is None or pd.isna(prev_rank) or u["score_rank"] is None
-                            else int(prev_rank) - u["score_rank"])
-        updates.append(u)
-    conn.execute(text(
-        "UPDATE city_figures SET score_rank = :score_rank, start_rate_rank = :start_rate_rank, "
-        "investment_rate_rank = :investment_rate_rank, timely_rate_rank = :timely_rate_rank, "
-        "start_rate_change = :start_rate_change, investment_rate_change = :investment_rate_change, "
-        "timely_rate_change = :timely_rate_change, rank_change = :rank_change "
-        "WHERE report_month = :report_month AND city = :city"), updates)
+
+def derive_city_figures(progress: pd.DataFrame, previous: pd.DataFrame, programme: Programme,
+                        month: Month) -> pd.DataFrame:
+    """The rows of ``city_figures`` from the per-city integers of ``month`` (city_progress.sql,
+    the 全省 row included) and the stored figures of the previous month (may be empty)."""
+    rows = _integers(progress)
+    expected_start, expected_investment = expected_rates(programme, month)
+    for r in rows:
+        r["rates"] = exact_rates(r)
+        r["score_cents"] = score_cents(*(r["rates"][k] for k in SCORED_RATES), programme.weights)
+    cities = [r for r in rows if r["city"] != PROVINCE_ROW]
+    ranks = {"score_rank": competition_rank([r["score_cents"] for r in cities])}
+    for rate in RATES:
+        ranks[f"{rate}_rank"] = competition_rank([_zero_if_empty(r["rates"][rate]) for r in cities])
+    for key, values in ranks.items():
+        for r, v in zip(cities, values):
+            r[key] = v
+    for r, pos in zip(cities, listing_order(cities)):
+        r["list_order"] = pos
+    before = _previous_by_city(previous)
+    out = []
+    for r in rows:
+        is_city = r["city"] != PROVINCE_ROW
+        prev = before.get(r["city"])
+        rates = r["rates"]
+        row = {"report_month": str(month), "city": r["city"], "city_order": r["city_order"],
+               **{c: r[c] for c in COUNT_COLUMNS},
+               **{rate: as_float(rates[rate]) for rate in RATES},
+               "score_cents": r["score_cents"]}
+        for rate in ("score",) + RATES:
+            row[f"{rate}_rank"] = r.get(f"{rate}_rank") if is_city else None
+        for rate in RATES:
+            now, then = rates[rate], (prev["rates"][rate] if prev else None)
+            row[f"{rate}_change"] = (None if now is None or then is None
+                                     else float((now - then) * 100))
+        prev_rank = prev["score_rank"] if prev else None
+        row["rank_change"] = (int(prev_rank) - row["score_rank"]
+                              if is_city and prev_rank is not None else None)
+        row["list_order"] = r.get("list_order") if is_city else None
+        row["expected_start_rate"] = float(expected_start)
+        row["expected_investment_rate"] = float(expected_investment)
+        row["start_lagging"] = is_city and is_below(rates["start_rate"], expected_start)
+        row["investment_lagging"] = is_city and is_below(rates["investment_rate"], expected_investment)
+        row["lagging"] = row["start_lagging"] or row["investment_lagging"]
+        out.append(row)
+    return pd.DataFrame(out).sort_values("city_order", kind="stable").reset_index(drop=True)
+
+
+def compute_city_figures(conn: Connection, programme: Programme, month: Month) -> pd.DataFrame:
+    """Compute and store ``city_figures`` of ``month`` (replacing it); return the rows in
+    administrative order, 全省 last."""
+    params = MonthParams.of(programme, month)
+    progress = wh.query(conn, "figures/city_progress", programme_year=params.programme_year,
+                        report_month=params.report_month, month_start=params.month_start,
+                        month_end=params.month_end)
+    previous = wh.read_month(conn, "city_figures", str(month.previous()))
+    table = derive_city_figures(progress, previous, programme, month)
+    wh.replace_month(conn, "city_figures", str(month), table)
     return read_city_figures(conn, month)
 
 
+FLAG_COLUMNS = ("lagging", "start_lagging", "investment_lagging")
+
+
 def read_city_figures(conn: Connection, month: Month) -> pd.DataFrame:
-    return wh.read_month(conn, "city_figures", str(month)).sort_values("city_order").reset_index(drop=True)
+    """The stored figures of ``month`` in administrative order (全省 last); flags as bool on
+    every database (SQLite returns its booleans as 0/1)."""
+    figures = wh.read_month(conn, "city_figures", str(month)).sort_values(
+        "city_order", kind="stable").reset_index(drop=True)
+    for col in FLAG_COLUMNS:
+        figures[col] = [bool(v) for v in figures[col]]
+    return figures
+
+
+def exact_city_rates(figures: pd.DataFrame) -> dict[str, dict[str, Fraction | None]]:
+    """The exact rates of stored ``city_figures`` rows, by city (for explanations and tests)."""
+    return {r["city"]: exact_rates({c: int(r[c]) for c in COUNT_COLUMNS})
+            for r in wh.records(figures)}
+
+
+# --------------------------------------------------------------------------- overdue list
+
+def sort_by_place(frame: pd.DataFrame, extra: Iterable[str] = ()) -> pd.DataFrame:
+    """Administrative order of the city, then county and name by code point (never a database
+    collation), then ``extra`` columns."""
+    keys = ["city_order", "county", "name", *extra]
+    return frame.sort_values(keys, na_position="first", kind="stable").reset_index(drop=True)
 
 
 def compute_overdue(conn: Connection, programme: Programme, month: Month) -> pd.DataFrame:
     """Compute and store ``overdue_items`` of ``month``; return them in administrative order."""
     params = MonthParams.of(programme, month)
     items = wh.query(conn, "figures/overdue_items", **params.as_dict())
-    items = items.sort_values(["city_order", "county", "name", "reason_order", "project_id"],
-                              na_position="first", kind="stable").reset_index(drop=True)
+    items = sort_by_place(items, ["reason_order", "project_id"])
     items = items.drop(columns=["city_order", "reason_order"])
     items.insert(0, "seq", range(1, len(items) + 1))
     items.insert(0, "report_month", str(month))

@@ -17,12 +17,13 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from . import delivery, documents, figures, outputs, quality, tables
+from . import early_warning, spot_check, watch_lists
 from . import quality_report as qr
 from . import warehouse as wh
 from .config import Programme, programme_for_month
 from .ingest import Export, load_export, load_plan, load_targets
 from .landing import Snapshot, plan_file, previous_snapshot_for, recipients_file, snapshot_for, targets_file
-from .months import Month
+from .months import Month, date_zh
 from .settings import RunSettings
 from .workdays import publication_date
 
@@ -194,22 +195,42 @@ def check_quality(s: RunSettings) -> dict[str, Any]:
 # --------------------------------------------------------------------------- figures
 
 def compute_figures(s: RunSettings) -> dict[str, Any]:
+    """The month's figures (docs/figures.md) into the warehouse, and their tables into the
+    staging folder: ranking, overdue list, early warning, spot-check sample (N8), basic-category
+    list (N10), elevator list (N11), each as csv and xlsx."""
     month = s.report_month
     programme = programme_for_month(month)
     engine = wh.connect(s.warehouse_url)
     with engine.begin() as conn:
         city = figures.compute_city_figures(conn, programme, month)
         overdue = figures.compute_overdue(conn, programme, month)
+        warnings = early_warning.compute_early_warnings(conn, programme, month)
+        sample = spot_check.compute_spot_checks(conn, programme, month)
+        basic = watch_lists.compute_basic_category_list(conn, programme, month)
+        elevators = watch_lists.compute_elevator_list(conn, programme, month)
+    load = _current_load(engine, month)
+    label = month.label_zh()
+    subtitle = (f"数据截至{date_zh(month.last_day)}　数据来源：{load['snapshot_file']}"
+                if load else None)
     staging = outputs.staging_dir(s.output_dir, s.month)
-    title = f"{month.label_zh()}各市州城镇老旧小区改造工作进展情况排名"
     tables.write_ranking_csv(staging / "ranking.csv", city)
-    tables.write_ranking_xlsx(staging / "ranking.xlsx", city, title)
+    tables.write_ranking_xlsx(staging / "ranking.xlsx", city,
+                              f"{label}各市州城镇老旧小区改造工作进展情况排名", subtitle,
+                              programme.weights)
     tables.write_overdue_csv(staging / "overdue.csv", overdue)
     tables.write_overdue_xlsx(staging / "overdue.xlsx", overdue,
-                              f"{month.label_zh()}城镇老旧小区改造逾期及问题小区清单")
-    lagging = [c for c, lag in zip(city.city, city.lagging) if lag]
-    return {"report_month": s.month, "cities": int((city.city != figures.PROVINCE_ROW).sum()),
-            "overdue_items": len(overdue), "lagging": lagging}
+                              f"{label}城镇老旧小区改造逾期及问题小区清单", subtitle)
+    tables.write_early_warning(staging, warnings, f"{label}各市州开工进度预警", subtitle)
+    tables.write_spot_checks(staging, sample, f"{label}城镇老旧小区改造现场抽查样本", subtitle)
+    tables.write_basic_category(staging, basic, f"{label}基础类改造内容核查清单", subtitle)
+    tables.write_elevators(staging, elevators, f"{label}加装电梯在建小区清单", subtitle)
+    cities = [r for r in city.to_dict("records") if r["city"] != figures.PROVINCE_ROW]
+    return {"report_month": s.month, "cities": len(cities), "overdue_items": len(overdue),
+            "lagging": [r["city"] for r in cities if r["lagging"]],
+            "early_warning": [r["city"] for r in warnings.to_dict("records")
+                              if r["city"] != figures.PROVINCE_ROW and r["will_miss"]],
+            "spot_checks": len(sample), "basic_category_items": len(basic),
+            "elevator_works": len(elevators)}
 
 
 # --------------------------------------------------------------------------- documents

@@ -1,14 +1,23 @@
-"""The ranking and the overdue list as published tables (SPEC §7): csv for machines (rates as
-fractions, unrounded; money in 万元) and an xlsx twin for people (percentages, formatted)."""
+"""The month's tables (SPEC §7): csv for machines — rates as fractions 0–1 unrounded, money in
+万元 exact (4 decimals: 1 元 = 0.0001 万元), flags 是/empty — and an xlsx twin for people:
+percentages with 2 decimals, money with 2 decimals and thousands separators, a title, notes
+explaining the figures, print setup. Both are byte-identical for identical inputs.
+
+Every table is one list of :class:`Col` (header, column of the warehouse table, kind), so the
+csv and the xlsx cannot drift apart.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
 from .figures import PROVINCE_ROW, format_score
 from .outputs import normalize_zip, write_csv
+from .watch_lists import BASIC_REASONS
 
 REASON_LABELS = {
     "MISSING_FROM_EXPORT": "系统中无该小区记录",
@@ -19,75 +28,219 @@ REASON_LABELS = {
     "PLAN_MISMATCH": "与计划申报信息不一致",
 }
 
-# (header, column in city_figures, kind)
+
+@dataclass(frozen=True)
+class Col:
+    header: str
+    key: str
+    kind: str = "text"   # text int rate pp money score flag valid number rank_change reason
+    width: float = 12
+
+
+# ranking.csv / the 全部指标 sheet of ranking.xlsx: the columns of SPEC §7 first, in its order
 RANKING_COLUMNS = [
-    ("市州", "city", "text"),
-    ("任务数", "target_count", "int"),
-    ("累计开工数", "started_count", "int"),
-    ("开工率", "start_rate", "rate"),
-    ("按户数计开工率", "households_start_rate", "rate"),
-    ("累计完工数", "finished_count", "int"),
-    ("完工率", "finish_rate", "rate"),
-    ("计划投资额", "planned_invest_yuan", "money"),
-    ("累计完成投资额", "done_invest_yuan", "money"),
-    ("投资完成率", "investment_rate", "rate"),
-    ("报送及时率", "timely_rate", "rate"),
-    ("综合得分", "score_cents", "score"),
-    ("排名", "score_rank", "int"),
-    ("开工率排名", "start_rate_rank", "int"),
-    ("投资完成率排名", "investment_rate_rank", "int"),
-    ("报送及时率排名", "timely_rate_rank", "int"),
-    ("开工率较上月(百分点)", "start_rate_change", "pp"),
-    ("投资完成率较上月(百分点)", "investment_rate_change", "pp"),
-    ("报送及时率较上月(百分点)", "timely_rate_change", "pp"),
-    ("排名较上月", "rank_change", "int"),
-    ("计划小区数", "plan_count", "int"),
-    ("报送及时小区数", "timely_count", "int"),
-    ("进度滞后", "lagging", "flag"),
+    Col("市州", "city", "text", 12),
+    Col("任务数", "target_count", "int", 8),
+    Col("累计开工数", "started_count", "int", 9),
+    Col("开工率", "start_rate", "rate", 9),
+    Col("按户数计开工率", "households_start_rate", "rate", 10),
+    Col("累计完工数", "finished_count", "int", 9),
+    Col("完工率", "finish_rate", "rate", 9),
+    Col("计划投资额", "planned_invest_yuan", "money", 13),
+    Col("累计完成投资额", "done_invest_yuan", "money", 13),
+    Col("投资完成率", "investment_rate", "rate", 10),
+    Col("报送及时率", "timely_rate", "rate", 10),
+    Col("综合得分", "score_cents", "score", 9),
+    Col("排名", "score_rank", "int", 6),
+    Col("排名表位次", "list_order", "int", 8),
+    Col("开工率排名", "start_rate_rank", "int", 8),
+    Col("按户数计开工率排名", "households_start_rate_rank", "int", 10),
+    Col("完工率排名", "finish_rate_rank", "int", 8),
+    Col("投资完成率排名", "investment_rate_rank", "int", 9),
+    Col("报送及时率排名", "timely_rate_rank", "int", 9),
+    Col("开工率较上月(百分点)", "start_rate_change", "pp", 10),
+    Col("按户数计开工率较上月(百分点)", "households_start_rate_change", "pp", 12),
+    Col("完工率较上月(百分点)", "finish_rate_change", "pp", 10),
+    Col("投资完成率较上月(百分点)", "investment_rate_change", "pp", 11),
+    Col("报送及时率较上月(百分点)", "timely_rate_change", "pp", 11),
+    Col("排名较上月", "rank_change", "rank_change", 8),
+    Col("计划小区数", "plan_count", "int", 8),
+    Col("报送及时小区数", "timely_count", "int", 9),
+    Col("预期开工率", "expected_start_rate", "rate", 9),
+    Col("预期投资完成率", "expected_investment_rate", "rate", 10),
+    Col("开工率滞后", "start_lagging", "flag", 8),
+    Col("投资完成率滞后", "investment_lagging", "flag", 9),
+    Col("进度滞后", "lagging", "flag", 8),
+]
+
+# the first sheet of ranking.xlsx: the bulletin's table, as an official reads it
+RANKING_SHEET = [
+    Col("市州", "city", "text", 12),
+    Col("任务数（个）", "target_count", "int", 8),
+    Col("累计开工数（个）", "started_count", "int", 9),
+    Col("开工率", "start_rate", "rate", 9),
+    Col("按户数计开工率", "households_start_rate", "rate", 10),
+    Col("累计完工数（个）", "finished_count", "int", 9),
+    Col("完工率", "finish_rate", "rate", 9),
+    Col("计划投资额（万元）", "planned_invest_yuan", "money", 13),
+    Col("累计完成投资额（万元）", "done_invest_yuan", "money", 14),
+    Col("投资完成率", "investment_rate", "rate", 10),
+    Col("报送及时率", "timely_rate", "rate", 10),
+    Col("综合得分", "score_cents", "score", 9),
+    Col("排名", "score_rank", "int", 6),
+    Col("排名较上月", "rank_change", "rank_change", 8),
+    Col("进度滞后", "lagging", "flag", 8),
 ]
 
 OVERDUE_COLUMNS = [
-    ("市州", "city"), ("所在县市区", "county"), ("小区名称", "name"), ("项目编号", "project_id"),
-    ("原因", "reason"), ("原因说明", "reason_label"), ("详情", "detail"),
+    Col("市州", "city", "text", 12), Col("所在县市区", "county", "text", 14),
+    Col("小区名称", "name", "text", 28), Col("项目编号", "project_id", "text", 16),
+    Col("原因", "reason", "text", 27), Col("原因说明", "reason_label", "text", 22),
+    Col("详情", "detail", "text", 30),
 ]
+
+EARLY_WARNING_COLUMNS = [
+    Col("市州", "city", "text", 12),
+    Col("任务数", "target_count", "int", 8),
+    Col("累计开工数", "started_count", "int", 9),
+    Col("开工率", "start_rate", "rate", 9),
+    Col("测算月数", "window_months", "int", 8),
+    Col("测算起点(不含)", "window_after", "text", 12),
+    Col("期内开工数", "started_in_window", "int", 9),
+    Col("近期月均开工数", "monthly_pace", "number", 10),
+    Col("开工截止日期", "deadline", "text", 12),
+    Col("距截止月数", "months_left", "int", 8),
+    Col("截止前应开工数", "needed_by_deadline", "int", 10),
+    Col("预计截止时开工数", "projected_started", "number", 11),
+    Col("预计截止时开工率", "projected_start_rate", "rate", 11),
+    Col("需月均开工数", "required_monthly_pace", "number", 10),
+    Col("预警", "will_miss", "flag", 6),
+]
+
+SPOT_CHECK_COLUMNS = [
+    Col("市州", "city", "text", 12), Col("抽取序号", "draw", "int", 6),
+    Col("记录数", "population", "int", 7), Col("抽取数", "sample_size", "int", 7),
+    Col("项目编号", "project_id", "text", 16), Col("所在县市区", "county", "text", 14),
+    Col("小区名称", "name", "text", 28), Col("改造状态", "status", "text", 9),
+    Col("开工日期", "start_date", "text", 11), Col("完工日期", "finish_date", "text", 11),
+    Col("计划总投资(万元)", "planned_invest_yuan", "money", 12),
+    Col("累计完成投资(万元)", "done_invest_yuan", "money", 12),
+    Col("加装电梯(部)", "elevators", "int", 8), Col("审核状态", "review_status", "text", 9),
+    Col("填报日期", "reported_date", "text", 11),
+    Col("实施责任人", "impl_officer", "text", 9), Col("实施责任人电话", "impl_phone", "text", 14),
+    Col("监管责任人", "sup_officer", "text", 9), Col("监管责任人电话", "sup_phone", "text", 14),
+    Col("抽样键(SHA-256)", "sample_key", "text", 20),
+]
+# columns the inspectors fill in on site (xlsx only; the reported-vs-verified comparison of N8)
+SPOT_CHECK_FILL_IN = [("核实改造状态", 10), ("核实累计完成投资(万元)", 12), ("核实结论", 24),
+                      ("核查人", 9), ("核查日期", 11)]
+
+BASIC_CATEGORY_COLUMNS = [
+    Col("市州", "city", "text", 12), Col("所在县市区", "county", "text", 14),
+    Col("小区名称", "name", "text", 28), Col("项目编号", "project_id", "text", 16),
+    Col("原因", "reason", "text", 26), Col("原因说明", "reason_label", "text", 30),
+    Col("基础类项数", "basic_count", "int", 8), Col("完善类项数", "improve_count", "int", 8),
+    Col("提升类项数", "upgrade_count", "int", 8),
+    Col("中央和省级资金(万元)", "central_provincial_yuan", "money", 12),
+    Col("计划总投资(万元)", "planned_invest_yuan", "money", 12),
+    Col("基础类改造内容", "basic_items", "text", 30),
+    Col("完善类改造内容", "improve_items", "text", 24),
+    Col("提升类改造内容", "upgrade_items", "text", 20),
+    Col("数据校验", "is_valid", "valid", 8),
+]
+
+ELEVATOR_COLUMNS = [
+    Col("市州", "city", "text", 12), Col("所在县市区", "county", "text", 14),
+    Col("小区名称", "name", "text", 28), Col("项目编号", "project_id", "text", 16),
+    Col("加装电梯(部)", "elevators", "int", 8), Col("改造状态", "status", "text", 9),
+    Col("开工日期", "start_date", "text", 11),
+    Col("计划总投资(万元)", "planned_invest_yuan", "money", 12),
+    Col("累计完成投资(万元)", "done_invest_yuan", "money", 12),
+    Col("实施责任人", "impl_officer", "text", 9), Col("实施责任人电话", "impl_phone", "text", 14),
+    Col("监管责任人", "sup_officer", "text", 9), Col("监管责任人电话", "sup_phone", "text", 14),
+    Col("数据校验", "is_valid", "valid", 8),
+]
+
+
+# --------------------------------------------------------------------------- values
+
+def _empty(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and pd.isna(value))
 
 
 def money_wan(yuan) -> str:
     """元 → 万元, exact, 4 decimals (1 元 = 0.0001 万元)."""
-    if yuan is None or pd.isna(yuan):
+    if _empty(yuan):
         return ""
     return f"{Decimal(int(yuan)) / Decimal(10000):.4f}"
 
 
 def _csv_value(value, kind: str):
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if kind == "flag":
+        return "是" if not _empty(value) and bool(value) else ""
+    if kind == "valid":
+        return "通过" if bool(value) else "未通过"
+    if _empty(value):
         return ""
-    if kind == "rate" or kind == "pp":
+    if kind in ("rate", "pp", "number"):
         return repr(float(value))
     if kind == "money":
         return money_wan(value)
     if kind == "score":
         return format_score(int(value))
-    if kind == "flag":
-        return "是" if bool(value) else ""
-    if kind == "int":
+    if kind in ("int", "rank_change"):
         return int(value)
     return value
 
 
-def write_ranking_csv(path: Path, figures: pd.DataFrame) -> Path:
-    rows = [[_csv_value(r[col], kind) for _, col, kind in RANKING_COLUMNS]
-            for _, r in figures.iterrows()]
-    return write_csv(path, [h for h, _, _ in RANKING_COLUMNS], rows)
+def _xlsx_value(value, kind: str):
+    if kind == "flag":
+        return "是" if not _empty(value) and bool(value) else None
+    if kind == "valid":
+        return "通过" if bool(value) else "未通过"
+    if _empty(value):
+        return "—" if kind in ("rate", "pp", "number", "score") else None
+    if kind == "money":
+        return float(Decimal(int(value)) / Decimal(10000))
+    if kind == "score":
+        return int(value) / 100
+    if kind in ("rate", "pp", "number"):
+        return float(value)
+    if kind in ("int", "rank_change"):
+        return int(value)
+    return value
 
 
-def overdue_rows(overdue: pd.DataFrame) -> list[list]:
-    return [[r.city, r.county, r["name"], r.project_id, r.reason, REASON_LABELS[r.reason],
-             r.detail] for _, r in overdue.iterrows()]
+NUMBER_FORMATS = {"rate": "0.00%", "money": "#,##0.00", "score": "0.00", "number": "0.00",
+                  "pp": "+0.00;-0.00;0.00", "rank_change": "+0;-0;0", "int": "0"}
 
 
-def write_overdue_csv(path: Path, overdue: pd.DataFrame) -> Path:
-    return write_csv(path, [h for h, _ in OVERDUE_COLUMNS], overdue_rows(overdue))
+def _rows(frame: pd.DataFrame, columns: Sequence[Col]) -> list[dict[str, Any]]:
+    records = frame.to_dict("records")
+    for r in records:
+        if "reason" in r and "reason_label" not in r:
+            r["reason_label"] = REASON_LABELS.get(r["reason"]) or BASIC_REASONS.get(r["reason"], "")
+    return records
+
+
+def write_table_csv(path: Path, columns: Sequence[Col], frame: pd.DataFrame) -> Path:
+    rows = [[_csv_value(r.get(c.key), c.kind) for c in columns] for r in _rows(frame, columns)]
+    return write_csv(path, [c.header for c in columns], rows)
+
+
+# --------------------------------------------------------------------------- xlsx
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    title: str
+    columns: Sequence[Col]
+    frame: pd.DataFrame
+    subtitle: str | None = None
+    notes: Sequence[str] = ()
+    numbered: bool = True              # a 序号 column first (the 全省 row gets none)
+    fill_in: Sequence[tuple[str, float]] = ()
+    autofilter: bool = True
 
 
 def _workbook_defaults(wb) -> None:
@@ -100,83 +253,172 @@ def _workbook_defaults(wb) -> None:
     wb.properties.lastModifiedBy = None
 
 
-def write_ranking_xlsx(path: Path, figures: pd.DataFrame, title: str) -> Path:
-    from openpyxl import Workbook  # noqa: PLC0415
-    from openpyxl.styles import Alignment, Border, Font, Side  # noqa: PLC0415
+def _write_sheet(ws, sheet: Sheet) -> None:
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side  # noqa: PLC0415
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415
 
-    wb = Workbook()
-    _workbook_defaults(wb)
-    ws = wb.active
-    ws.title = "排名"
-    headers = [h for h, _, _ in RANKING_COLUMNS]
-    ws.append([title])
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
-    ws["A1"].font = Font(bold=True, size=14)
-    ws["A1"].alignment = Alignment(horizontal="center")
-    ws.append(headers)
+    ws.title = sheet.name
     thin = Side(style="thin")
-    for cell in ws[2]:
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    headers = ([("序号", 6)] if sheet.numbered else []) + [(c.header, c.width) for c in sheet.columns] \
+        + list(sheet.fill_in)
+    width = len(headers)
+    offset = 1 if sheet.numbered else 0
+    ws.append([sheet.title])
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    ws.cell(1, 1).font = Font(bold=True, size=14)
+    ws.cell(1, 1).alignment = Alignment(horizontal="center", vertical="center")
+    ws.row_dimensions[1].height = 28
+    header_row = 2
+    if sheet.subtitle:
+        ws.append([sheet.subtitle])
+        ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
+        ws.cell(2, 1).alignment = Alignment(horizontal="right")
+        header_row = 3
+    ws.append([h for h, _ in headers])
+    fill = PatternFill("solid", start_color="FFD9D9D9", end_color="FFD9D9D9")
+    for i, (_, w) in enumerate(headers, start=1):
+        cell = ws.cell(header_row, i)
         cell.font = Font(bold=True)
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for _, r in figures.iterrows():
-        row = []
-        for _, col, kind in RANKING_COLUMNS:
-            v = r[col]
-            if v is None or (not isinstance(v, str) and pd.isna(v)):
-                row.append(None)
-            elif kind == "money":
-                row.append(float(Decimal(int(v)) / Decimal(10000)))
-            elif kind == "score":
-                row.append(int(v) / 100)
-            elif kind == "flag":
-                row.append("是" if bool(v) else None)
-            elif kind in ("rate", "pp"):
-                row.append(float(v))
-            elif kind == "int":
-                row.append(int(v))
-            else:
-                row.append(v)
-        ws.append(row)
-    for i, (_, _, kind) in enumerate(RANKING_COLUMNS, start=1):
-        fmt = {"rate": "0.00%", "money": "#,##0.00", "score": "0.00", "pp": "+0.00;-0.00;0.00"}.get(kind)
-        for row in ws.iter_rows(min_row=3, min_col=i, max_col=i):
-            for cell in row:
-                if fmt:
-                    cell.number_format = fmt
-                cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
-        ws.column_dimensions[ws.cell(row=2, column=i).column_letter].width = 12 if i > 1 else 14
+        cell.fill = fill
+        cell.border = border
+        ws.column_dimensions[get_column_letter(i)].width = w
+    ws.row_dimensions[header_row].height = 32
+    seq = 0
+    for r in _rows(sheet.frame, sheet.columns):
+        is_total = r.get("city") == PROVINCE_ROW
+        values = [_xlsx_value(r.get(c.key), c.kind) for c in sheet.columns]
+        if sheet.numbered:
+            seq += 0 if is_total else 1
+            values = [None if is_total else seq] + values
+        ws.append(values + [None] * len(sheet.fill_in))
+        row = ws.max_row
+        for i in range(1, width + 1):
+            cell = ws.cell(row, i)
+            cell.border = border
+            kind = sheet.columns[i - 1 - offset].kind if offset < i <= offset + len(sheet.columns) \
+                else "text"
+            if cell.value == "—":
+                cell.alignment = Alignment(horizontal="center")
+            elif kind in NUMBER_FORMATS:
+                cell.number_format = NUMBER_FORMATS[kind]
+            elif kind in ("flag", "valid") or (sheet.numbered and i == 1):
+                cell.alignment = Alignment(horizontal="center")
+            if is_total:
+                cell.font = Font(bold=True)
     last = ws.max_row
-    if ws.cell(row=last, column=1).value == PROVINCE_ROW:
-        for cell in ws[last]:
-            cell.font = Font(bold=True)
-    ws.freeze_panes = "B3"
-    wb.save(path)
-    normalize_zip(path)
-    return path
+    for note in sheet.notes:
+        ws.append([note])
+        row = ws.max_row
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
+        ws.cell(row, 1).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.row_dimensions[row].height = 15 * (1 + len(note) // 90)
+    ws.freeze_panes = ws.cell(header_row + 1, 1 + offset + 1).coordinate
+    if sheet.autofilter and last > header_row:
+        ws.auto_filter.ref = f"A{header_row}:{get_column_letter(width)}{last}"
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
 
 
-def write_overdue_xlsx(path: Path, overdue: pd.DataFrame, title: str) -> Path:
+def write_xlsx(path: Path, sheets: Iterable[Sheet]) -> Path:
     from openpyxl import Workbook  # noqa: PLC0415
-    from openpyxl.styles import Alignment, Font  # noqa: PLC0415
 
     wb = Workbook()
     _workbook_defaults(wb)
-    ws = wb.active
-    ws.title = "逾期清单"
-    headers = [h for h, _ in OVERDUE_COLUMNS]
-    ws.append([title])
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
-    ws["A1"].font = Font(bold=True, size=14)
-    ws["A1"].alignment = Alignment(horizontal="center")
-    ws.append(headers)
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
-    for row in overdue_rows(overdue):
-        ws.append(row)
-    for col, width in zip("ABCDEFG", (12, 14, 28, 18, 26, 22, 30)):
-        ws.column_dimensions[col].width = width
-    ws.freeze_panes = "A3"
-    ws.auto_filter.ref = f"A2:G{max(ws.max_row, 2)}"
+    for i, sheet in enumerate(sheets):
+        ws = wb.active if i == 0 else wb.create_sheet()
+        _write_sheet(ws, sheet)
+    path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     normalize_zip(path)
     return path
+
+
+# --------------------------------------------------------------------------- the month's tables
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.2f}%"
+
+
+def ranking_notes(figures: pd.DataFrame, weights: dict[str, float]) -> list[str]:
+    w = {k: f"{v:g}" for k, v in weights.items()}
+    first = figures.iloc[0] if not figures.empty else None
+    expected = ("" if first is None else
+                f"（本月预期开工率{_pct(first.expected_start_rate)}、"
+                f"预期投资完成率{_pct(first.expected_investment_rate)}）")
+    return [
+        f"注：1. 综合得分=100×({w['start_rate']}×开工率+{w['investment_rate']}×投资完成率+"
+        f"{w['timely_rate']}×报送及时率)，各项比率超过100%的按100%计分，分母为0的比率记为“—”、"
+        "按0计分；得分按四舍五入保留两位小数。",
+        "2. 排名按综合得分由高到低，得分相同者名次并列（如1、2、2、4）；全省行不参与排名。",
+        "3. 开工率、完工率以任务数为分母，按户数计开工率以计划小区户数为分母，投资完成率=累计完成投资额÷计划投资额，"
+        "报送及时率以计划小区数为分母；比率超过100%的按实际显示。",
+        f"4. 进度滞后：开工率或投资完成率低于本月预期进度{expected}。",
+    ]
+
+
+def write_ranking_csv(path: Path, figures: pd.DataFrame) -> Path:
+    return write_table_csv(path, RANKING_COLUMNS, figures)
+
+
+def write_ranking_xlsx(path: Path, figures: pd.DataFrame, title: str, subtitle: str | None = None,
+                       weights: dict[str, float] | None = None) -> Path:
+    notes = ranking_notes(figures, weights or {"start_rate": 0.5, "investment_rate": 0.3,
+                                               "timely_rate": 0.2})
+    return write_xlsx(path, [
+        Sheet("综合排名", title, RANKING_SHEET, figures, subtitle, notes, autofilter=False),
+        Sheet("全部指标", title, RANKING_COLUMNS, figures, subtitle, notes[:1], autofilter=False),
+    ])
+
+
+def write_overdue_csv(path: Path, overdue: pd.DataFrame) -> Path:
+    return write_table_csv(path, OVERDUE_COLUMNS, overdue)
+
+
+def write_overdue_xlsx(path: Path, overdue: pd.DataFrame, title: str,
+                       subtitle: str | None = None) -> Path:
+    notes = ["注：原因代码：" + "；".join(f"{k} {v}" for k, v in REASON_LABELS.items()) + "。"
+             "一个小区有多个原因时每个原因一行。"]
+    return write_xlsx(path, [Sheet("逾期清单", title, OVERDUE_COLUMNS, overdue, subtitle, notes)])
+
+
+def write_early_warning(folder: Path, rows: pd.DataFrame, title: str,
+                        subtitle: str | None = None) -> list[Path]:
+    notes = ["注：近期月均开工数=测算期内开工的小区数÷测算月数（按本月导出数据中的开工日期统计）；"
+             "预计截止时开工数=累计开工数+近期月均开工数×距截止月数；按此进度预计截止时开工数少于应开工数的标注“预警”。"]
+    return [write_table_csv(folder / "early_warning.csv", EARLY_WARNING_COLUMNS, rows),
+            write_xlsx(folder / "early_warning.xlsx",
+                       [Sheet("开工预警", title, EARLY_WARNING_COLUMNS, rows, subtitle, notes,
+                              autofilter=False)])]
+
+
+def write_spot_checks(folder: Path, rows: pd.DataFrame, title: str,
+                      subtitle: str | None = None) -> list[Path]:
+    notes = ["注：各市州按“数据月份|项目编号”（如 2020-06|HN202000001）的SHA-256值从小到大抽取，"
+             "抽取数=max(每市州最少抽取数, 向上取整(抽取比例×记录数))；任何人可据数据月份重新抽取核对。"]
+    return [write_table_csv(folder / "spot_checks.csv", SPOT_CHECK_COLUMNS, rows),
+            write_xlsx(folder / "spot_checks.xlsx",
+                       [Sheet("抽查样本", title, SPOT_CHECK_COLUMNS, rows, subtitle, notes,
+                              fill_in=SPOT_CHECK_FILL_IN)])]
+
+
+def write_basic_category(folder: Path, rows: pd.DataFrame, title: str,
+                         subtitle: str | None = None) -> list[Path]:
+    notes = ["注：" + "；".join(f"{k} {v}" for k, v in BASIC_REASONS.items()) +
+             "。系统未按类别填报资金，后者以基础类项数占全部改造项数的比例衡量，列入本清单的需核实，不作为认定结论。"]
+    return [write_table_csv(folder / "basic_category.csv", BASIC_CATEGORY_COLUMNS, rows),
+            write_xlsx(folder / "basic_category.xlsx",
+                       [Sheet("基础类改造", title, BASIC_CATEGORY_COLUMNS, rows, subtitle, notes)])]
+
+
+def write_elevators(folder: Path, rows: pd.DataFrame, title: str,
+                    subtitle: str | None = None) -> list[Path]:
+    notes = ["注：本月导出数据中加装电梯数大于0且改造状态为“已开工”的计划内小区；数据未通过校验的也列入，以免遗漏在建工地。"]
+    return [write_table_csv(folder / "elevators.csv", ELEVATOR_COLUMNS, rows),
+            write_xlsx(folder / "elevators.xlsx",
+                       [Sheet("加装电梯", title, ELEVATOR_COLUMNS, rows, subtitle, notes)])]
