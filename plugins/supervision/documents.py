@@ -254,14 +254,14 @@ def city_lines(figures: pd.DataFrame) -> list[CityLine]:
 
 
 def top_and_bottom(figures: pd.DataFrame, n: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The first and last ``n`` cities by 排名, every city of a tie at the boundary included."""
+    """The first and last ``n`` cities by 排名, every city of a tie at the boundary included,
+    each in the listing order of SPEC §3 (score, 开工率, 投资完成率, administrative order)."""
     cities = figures[figures.city != PROVINCE_ROW]
     ranks = cities.score_rank.astype(int)
     top = cities[ranks <= sorted(ranks)[min(n, len(ranks)) - 1]]
     worst = sorted(ranks, reverse=True)[min(n, len(ranks)) - 1]
     bottom = cities[ranks >= worst]
-    order = ["score_rank", "city_order"]
-    return top.sort_values(order), bottom.sort_values(order)
+    return top.sort_values("list_order"), bottom.sort_values("list_order")
 
 
 # --------------------------------------------------------------------------- early warning
@@ -272,7 +272,8 @@ class EarlyWarning:
 
     ``projected_start_rate`` is the 开工率 expected at the start deadline, None once that
     deadline's month is reached (the overdue list takes over); likewise
-    ``projected_investment_rate`` for 投资完成率 at the investment deadline."""
+    ``projected_investment_rate`` for 投资完成率 at the investment deadline. They come from the
+    figures stage (``early_warnings`` of the warehouse, supervision.early_warning)."""
     city: str
     projected_start_rate: float | None
     projected_investment_rate: float | None
@@ -282,42 +283,6 @@ class EarlyWarning:
     @property
     def will_miss(self) -> bool:
         return self.will_miss_start or self.will_miss_investment
-
-
-def _project(rate: Fraction | None, change_pp: Any, months_done: int,
-             months_left: int) -> float | None:
-    """Linear projection: this month's rate plus its monthly gain (较上月, or the average gain
-    since the path started when there is no last month) times the months left."""
-    if months_left <= 0:
-        return None
-    current = float(rate or 0)
-    if change_pp is not None and not pd.isna(change_pp):
-        pace = float(change_pp) / 100
-    else:
-        pace = current / max(months_done, 1)
-    return current + max(pace, 0.0) * months_left
-
-
-def early_warnings(programme: Programme, month: Month, figures: pd.DataFrame) -> list[EarlyWarning]:
-    """Early warnings computed from ``city_figures`` of the month alone (its 较上月 columns
-    carry last month). Used when the warehouse has no early-warning table of its own."""
-    start_left = Month.of(programme.start_deadline).months_since(month)
-    invest_left = Month.of(programme.investment_deadline).months_since(month)
-    start_done = month.months_since(programme.expected_start.start)
-    invest_done = month.months_since(programme.expected_investment.start)
-    out = []
-    for _, r in figures.sort_values("city_order").iterrows():
-        if r.city == PROVINCE_ROW:
-            continue
-        start = _project(exact_rate(r.started_count, r.target_count), r.start_rate_change,
-                         start_done, start_left)
-        invest = _project(exact_rate(r.done_invest_yuan, r.planned_invest_yuan),
-                          r.investment_rate_change, invest_done, invest_left)
-        out.append(EarlyWarning(
-            city=r.city, projected_start_rate=start, projected_investment_rate=invest,
-            will_miss_start=start is not None and start < programme.expected_start.target,
-            will_miss_investment=invest is not None and invest < programme.investment_target))
-    return out
 
 
 # --------------------------------------------------------------------------- the document frame
@@ -481,11 +446,12 @@ def monthly_bulletin_context(programme: Programme, month: Month, figures: pd.Dat
     cities = [x for x in lines if not x.is_total]
     top, bottom = top_and_bottom(figures)
     by_city = {x.city: x for x in cities}
-    if warnings is None:
-        warnings = early_warnings(programme, month, figures)
+    warnings = warnings or []
     targets = targets_of(programme, month)
-    lagging_start = [x.city for x in cities if (x.start or 0) < targets.start_expected]
-    lagging_invest = [x.city for x in cities if (x.investment or 0) < targets.investment_expected]
+    # the lag flags of the figures stage (an empty rate lags nothing; docs/figures.md)
+    flags = figures.set_index("city")
+    lagging_start = [x.city for x in cities if bool(flags.at[x.city, "start_lagging"])]
+    lagging_invest = [x.city for x in cities if bool(flags.at[x.city, "investment_lagging"])]
     return {
         "doc": doc, "month_zh": label, "month_end_zh": date_zh(month.last_day),
         "snapshot_date_zh": date_zh(snapshot["date"]), "snapshot_name": snapshot["name"],

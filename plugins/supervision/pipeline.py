@@ -238,19 +238,44 @@ def compute_figures(s: RunSettings) -> dict[str, Any]:
 NOTICE_ITEMS_SQL = "documents/notice_items"
 
 
+def _bulletin_warnings(engine: Engine, month: Month) -> list[documents.EarlyWarning]:
+    """The early warnings of the figures stage, as the bulletin's paragraph takes them (no
+    projection once the start deadline's month is reached: the overdue list takes over)."""
+    with engine.connect() as conn:
+        rows = early_warning.read_early_warnings(conn, month)
+    return [documents.EarlyWarning(
+                city=r["city"], projected_start_rate=r["projected_start_rate"] if r["months_left"] else None,
+                projected_investment_rate=None,
+                will_miss_start=bool(r["will_miss"]) and bool(r["months_left"]),
+                will_miss_investment=False)
+            for r in wh.records(rows) if r["city"] != figures.PROVINCE_ROW]
+
+
+def document_inputs(engine: Engine, month: Month) -> dict[str, Any]:
+    """What the documents of ``month`` are rendered from, read from the warehouse: the keyword
+    arguments of ``documents.render_month`` (but the folder)."""
+    programme = programme_for_month(month)
+    load = _current_load(engine, month)
+    return {
+        "programme": programme, "month": month,
+        "figures": figures.read_city_figures(engine, month),
+        "items": wh.query(engine, NOTICE_ITEMS_SQL, report_month=str(month),
+                          programme_year=programme.year),
+        "snapshot": {"name": load["snapshot_file"], "date": date.fromisoformat(load["snapshot_date"])},
+        "published": publication_date(month, int(programme.schedule.get("day_of_month", 2))),
+        "warnings": _bulletin_warnings(engine, month),
+    }
+
+
 def render_documents(s: RunSettings) -> dict[str, Any]:
     """Render the bulletin and the notices (HTML + PDF), write the manifest, publish the month."""
     month = s.report_month
-    programme = programme_for_month(month)
     engine = wh.connect(s.warehouse_url)
-    city = figures.read_city_figures(engine, month)
-    items = wh.query(engine, NOTICE_ITEMS_SQL, report_month=s.month,
-                     programme_year=programme.year)
+    inputs = document_inputs(engine, month)
     load = _current_load(engine, month)
-    snapshot = {"name": load["snapshot_file"], "date": date.fromisoformat(load["snapshot_date"])}
-    published = publication_date(month, int(programme.schedule.get("day_of_month", 2)))
+    published = inputs["published"]
     staging = outputs.staging_dir(s.output_dir, s.month)
-    rendered = documents.render_month(programme, month, city, items, snapshot, published, staging)
+    rendered = documents.render_month(folder=staging, **inputs)
     written = [r.document for r in rendered]
     outputs.write_manifest(staging, {
         "report_month": s.month,

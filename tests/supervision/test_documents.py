@@ -100,15 +100,8 @@ def june(sample_landing, tmp_path_factory):
     return out / "2020-06", url, summary
 
 
-def _month_inputs(url: str, month: Month):
-    engine = wh.connect(url)
-    programme = load_programme(month.year)
-    city = figures.read_city_figures(engine, month)
-    items = wh.query(engine, pipeline.NOTICE_ITEMS_SQL, report_month=str(month),
-                     programme_year=programme.year)
-    load = pipeline._current_load(engine, month)
-    snapshot = {"name": load["snapshot_file"], "date": date.fromisoformat(load["snapshot_date"])}
-    return programme, city, items, snapshot
+def _month_inputs(url: str, month: Month) -> dict:
+    return pipeline.document_inputs(wh.connect(url), month)
 
 
 # --------------------------------------------------------------------------- the bulletin
@@ -208,7 +201,8 @@ def test_each_notice_lists_its_own_overdue_communities(june):
 
 def test_phone_numbers_stay_in_the_notice_of_their_own_city(june):
     folder, url, _ = june
-    programme, _, items, _ = _month_inputs(url, Month(2020, 6))
+    inputs = _month_inputs(url, Month(2020, 6))
+    programme, items = inputs["programme"], inputs["items"]
     phones: dict[str, set[str]] = {}
     for r in items.itertuples():
         for phone in (r.impl_phone, r.sup_phone):
@@ -256,12 +250,10 @@ def test_the_june_run_writes_the_mid_year_bulletin(june):
 def test_rendering_the_month_again_gives_identical_bytes(june, tmp_path):
     folder, url, _ = june
     month = Month(2020, 6)
-    programme, city, items, snapshot = _month_inputs(url, month)
-    published = date(2020, 7, 2)
-    first = documents.render_month(programme, month, city, items, snapshot, published,
-                                   tmp_path / "a")
-    second = documents.render_month(programme, month, city, items, snapshot, published,
-                                    tmp_path / "b", writer=documents.PdfWriter())
+    inputs = _month_inputs(url, month)
+    assert inputs["published"] == date(2020, 7, 2)
+    first = documents.render_month(folder=tmp_path / "a", **inputs)
+    second = documents.render_month(folder=tmp_path / "b", writer=documents.PdfWriter(), **inputs)
     assert [d.document for d in first] == [d.document for d in second]
     assert len(first) >= 3
     for a, b in zip(first, second):
