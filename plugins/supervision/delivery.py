@@ -317,15 +317,16 @@ class SmtpTransport:
             self._drop()
             raise NotDelivered(f"mail server unavailable: {exc!r}", retryable=True) from exc
         try:
-            client.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
-        except smtplib.SMTPDataError as exc:
+            code, resp = client.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+        except smtplib.SMTPDataError as exc:  # DATA itself refused: the message never went
+            code, resp = exc.smtp_code, exc.smtp_error
+        except (smtplib.SMTPServerDisconnected, OSError):
+            self._drop()  # the server may have taken it: the caller records an unknown outcome
+            raise
+        if code != 250:
             # the server answered and did not take the message
             self._reset()
-            raise NotDelivered(f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}",
-                               retryable=400 <= exc.smtp_code < 500) from exc
-        except (smtplib.SMTPServerDisconnected, OSError):
-            self._drop()
-            raise
+            raise NotDelivered(f"message refused: {code} {_text(resp)}", retryable=400 <= code < 500)
         return refused
 
     def close(self) -> None:
