@@ -3,7 +3,6 @@ on localhost: a failure in the middle of a batch resends only what did not go, a
 nothing, a refused recipient is retried alone, and a lost answer is never resent on its own."""
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import email
 import smtplib
@@ -12,67 +11,15 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import text
 
 from supervision import delivery, pipeline, warehouse
 from supervision.delivery import (DeliveryIncomplete, NotDelivered, OutboxTransport, SmtpTransport,
                                   claim, ledger_rows, settle, settle_unresolved)
 from supervision.errors import InputFileError
-from supervision.settings import RunSettings
 
 MONTH = "2020-06"
 SENDER = "renovation-supervision@example.gov.cn"
-
-
-# --------------------------------------------------------------------------- a local SMTP server
-
-class Recorder:
-    """aiosmtpd handler: keeps what it accepted; can refuse, fail or hang up on purpose."""
-
-    def __init__(self):
-        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
-        self.refuse: dict[str, str] = {}       # address -> SMTP reply
-        self.fail_data_at: int | None = None   # answer the n-th DATA (1-based) with fail_reply
-        self.fail_reply = "421 4.3.0 Service not available, try again later"
-        self.hang_up_at: int | None = None     # take the n-th DATA, then drop the connection
-        self.data_calls = 0
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.data_calls += 1
-        if self.fail_data_at == self.data_calls:
-            return self.fail_reply
-        message = email.message_from_bytes(envelope.content, policy=policy.default)
-        self.received.append((list(envelope.rcpt_tos), message))
-        if self.hang_up_at == self.data_calls:
-            # the server took the message but the client never hears back
-            server.transport.close()
-            await asyncio.sleep(0.2)
-        return "250 OK"
-
-    def deliveries(self) -> Counter:
-        return Counter((m["X-Supervision-Document"], r) for rcpts, m in self.received for r in rcpts)
-
-
-@pytest.fixture()
-def smtp_server():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    handler = Recorder()
-    handler.port = port
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler
-    controller.stop()
 
 
 def smtp_transport(server) -> SmtpTransport:
@@ -81,27 +28,10 @@ def smtp_transport(server) -> SmtpTransport:
 
 # --------------------------------------------------------------------------- a month to deliver
 
-@pytest.fixture(scope="module")
-def june(sample_landing, tmp_path_factory):
-    """June 2020 of the sample data, rendered once (documents, no sending)."""
-    import os
-
-    out = tmp_path_factory.mktemp("out")
-    url = f"sqlite:///{out / 'render.db'}"
-    os.environ["SUPERVISION_WAREHOUSE_URL"] = url
-    try:
-        s = RunSettings.resolve({"report_month": MONTH, "inputs_dir": str(sample_landing),
-                                 "output_dir": str(out)})
-        pipeline.run_month(s, approve=False)
-    finally:
-        os.environ.pop("SUPERVISION_WAREHOUSE_URL", None)
-    return s
-
-
 @pytest.fixture()
-def s(june, tmp_path):
+def s(rendered_june, tmp_path):
     """The month's settings with a warehouse (and so a ledger) of the test's own."""
-    return dataclasses.replace(june, warehouse_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+    return dataclasses.replace(rendered_june, warehouse_url=f"sqlite:///{tmp_path / 'ledger.db'}",
                                outbox_dir=tmp_path / "outbox")
 
 
