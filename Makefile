@@ -2,7 +2,7 @@
 # Airflow home (.airflow, SQLite) and the sample landing area (var/landing) live in the repo.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help install fonts sample airflow-db run demo test lint lock clean env
+.PHONY: help install fonts sample airflow-db run demo backfill backfill-check test lint lock clean env
 
 PYTHON ?= python3
 UV_VERSION := 0.13.9
@@ -29,6 +29,8 @@ export PATH := $(BIN):$(PATH)
 help:
 	@echo "make demo                 run data month 2020-06 of the sample data through the DAG"
 	@echo "make run MONTH=YYYY-MM INPUTS=<landing dir> OUTPUT=<dir>   run (or re-run) one month"
+	@echo "make backfill FROM=YYYY-MM TO=YYYY-MM [INPUTS=.. OUTPUT=..]   backfill months through Airflow (sends nothing)"
+	@echo "make backfill-check FROM=YYYY-MM TO=YYYY-MM   backfill vs single-month runs, byte for byte"
 	@echo "make test                 the test suite"
 	@echo "make sample               (re)generate the sample landing area in var/landing"
 	@echo "make lock                 re-resolve requirements.lock from requirements.in"
@@ -75,6 +77,21 @@ $(AIRFLOW_HOME)/airflow.db: $(VENV)/.installed
 
 run: install fonts airflow-db
 	scripts/run_month.sh "$(MONTH)" "$(INPUTS)" "$(OUTPUT)"
+
+# Backfill data months FROM..TO through Airflow (airflow standalone is started and stopped here);
+# the backfilled runs render everything and send nothing. See docs/schedule-and-delivery.md.
+backfill: install fonts airflow-db $(if $(filter $(SAMPLE),$(INPUTS)),sample)
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill FROM=YYYY-MM TO=YYYY-MM [INPUTS=..] [OUTPUT=..]" >&2; exit 2; }
+	$(BIN)/python scripts/backfill.py --from "$(FROM)" --to "$(TO)" --inputs "$(INPUTS)" --output "$(OUTPUT)"
+
+# Backfilled months must equal single-month runs of the same months, byte for byte.
+backfill-check: install fonts airflow-db $(if $(filter $(SAMPLE),$(INPUTS)),sample)
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill-check FROM=YYYY-MM TO=YYYY-MM" >&2; exit 2; }
+	rm -rf $(CURDIR)/var/out-backfill $(CURDIR)/var/out-single
+	$(BIN)/python scripts/backfill.py --from "$(FROM)" --to "$(TO)" --inputs "$(INPUTS)" --output $(CURDIR)/var/out-backfill
+	for m in $$($(BIN)/python -c 'import sys; from supervision.months import Month, months_between; print(*months_between(Month.parse(sys.argv[1]), Month.parse(sys.argv[2])))' "$(FROM)" "$(TO)"); do \
+	  scripts/run_month.sh "$$m" "$(INPUTS)" $(CURDIR)/var/out-single >/dev/null || exit 1; done
+	$(BIN)/python scripts/compare_months.py $(CURDIR)/var/out-backfill $(CURDIR)/var/out-single "$(FROM)" "$(TO)"
 
 demo: sample
 	@$(MAKE) --no-print-directory run MONTH=2020-06 INPUTS=$(SAMPLE) OUTPUT=$(CURDIR)/output

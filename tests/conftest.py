@@ -61,3 +61,30 @@ def postgres_server():
 
     with throwaway_postgres() as server:
         yield server
+
+
+@pytest.fixture()
+def smtp_server():
+    """A local SMTP server (aiosmtpd) recording what it accepts (``tests/smtp_server.py``)."""
+    from tests.smtp_server import local_smtp
+
+    with local_smtp() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def rendered_june(sample_landing, tmp_path_factory):
+    """Data month 2020-06 of the sample data run through every stage but sending, once per
+    session: the documents delivery tests send (their settings: warehouse of the render)."""
+    from supervision import pipeline
+    from supervision.settings import RunSettings
+
+    out = tmp_path_factory.mktemp("june")
+    os.environ["SUPERVISION_WAREHOUSE_URL"] = f"sqlite:///{out / 'render.db'}"
+    try:
+        s = RunSettings.resolve({"report_month": "2020-06", "inputs_dir": str(sample_landing),
+                                 "output_dir": str(out)})
+        pipeline.run_month(s, approve=False)
+    finally:
+        os.environ.pop("SUPERVISION_WAREHOUSE_URL", None)
+    return s

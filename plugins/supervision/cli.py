@@ -2,6 +2,9 @@
 
     python -m supervision.cli run-date 2020-06         the logical date of that month's run
     python -m supervision.cli summary output 2020-06   where a month's results are
+    python -m supervision.cli delivery 2020-06         the month's delivery ledger, by status
+    python -m supervision.cli delivery 2020-06 --settle sent|failed [--document D] [--recipient R]
+                                                       settle deliveries whose outcome is unknown
 """
 from __future__ import annotations
 
@@ -62,6 +65,32 @@ def summary(output_dir: Path, month: str) -> str:
     return "\n".join(lines)
 
 
+def delivery_status(month: str, settle: str | None = None, document: str | None = None,
+                    recipient: str | None = None) -> str:
+    """The ledger of ``month`` (warehouse of ``SUPERVISION_WAREHOUSE_URL``); with ``settle``, an
+    operator's decision on the rows whose outcome is unknown: ``sent`` (the mail server's log
+    shows it arrived) or ``failed`` (it did not; the next run of the send task sends it)."""
+    from collections import Counter  # noqa: PLC0415
+
+    from . import delivery, warehouse  # noqa: PLC0415
+
+    Month.parse(month)
+    engine = warehouse.connect()
+    lines = []
+    if settle:
+        n = delivery.settle_unresolved(engine, month, settle, document, recipient,
+                                       note=f"settled as {settle} by an operator")
+        lines.append(f"settled {n} unresolved deliveries of {month} as {settle}")
+    rows = delivery.ledger_rows(engine, month)
+    counts = Counter(r["status"] for r in rows)
+    lines.append(f"delivery ledger {month}: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                                                 or "nothing recorded"))
+    for r in sorted(rows, key=lambda r: (r["document"], r["recipient"])):
+        if r["status"] != delivery.SENT:
+            lines.append(f"  {r['status']:8} {r['document']} -> {r['recipient']}  {r['error'] or ''}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="helpers around a monthly run")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,10 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("summary", help="print where a month's results are")
     p.add_argument("output_dir", type=Path)
     p.add_argument("month")
+    p = sub.add_parser("delivery", help="show a month's delivery ledger; settle unknown outcomes")
+    p.add_argument("month")
+    p.add_argument("--settle", choices=["sent", "failed"])
+    p.add_argument("--document")
+    p.add_argument("--recipient")
     args = parser.parse_args(argv)
     try:
         if args.command == "run-date":
             print(run_date(args.month))
+        elif args.command == "delivery":
+            print(delivery_status(args.month, args.settle, args.document, args.recipient))
         else:
             print(summary(args.output_dir, args.month))
     except (SupervisionError, ConfigError, CalendarNotCovered, ValueError, OSError) as exc:

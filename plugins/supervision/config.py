@@ -174,8 +174,11 @@ def load_programme(year: int, config_dir: Path | None = None) -> Programme:
         return Programme(
             year=int(data["year"]),
             province=load_province(data["province"], config_dir),
-            first_month=_month(data["first_month"], path, "first_month"),
-            last_month=_month(data["last_month"], path, "last_month"),
+            # default reporting window: May of the year to the January after it (the notice)
+            first_month=_month(data.get("first_month", f"{int(data['year'])}-05"), path,
+                               "first_month"),
+            last_month=_month(data.get("last_month", f"{int(data['year']) + 1}-01"), path,
+                              "last_month"),
             start_deadline=_date(data["deadlines"]["start"], path, "deadlines.start"),
             investment_deadline=_date(data["deadlines"]["investment"], path, "deadlines.investment"),
             investment_target=float(data["investment_target"]),

@@ -1,31 +1,92 @@
 """Delivery of a month's documents to the cities, at most once per (month, document, recipient).
 
-Recipients come from the landing area's ``recipients.csv``. Every recipient a message reaches is
-recorded in the ``delivery_ledger``; a rerun, a retry or a backfill skips who already has it. The
-embedded default writes each message as an .eml file to a local outbox instead of sending it.
+Recipients come from the landing area's ``recipients.csv`` (市州,单位,类别,邮箱). Every recipient
+is tracked in the warehouse's ``delivery_ledger``, whose primary key is (report_month, document,
+recipient). A row moves through these states:
+
+``sending``   claimed: inserted (or taken over from ``failed``) in its own transaction *before*
+              the message goes out. The primary key makes a claim exclusive, so two attempts
+              can never both send to one recipient.
+``sent``      the mail server accepted the message for this recipient (or, in the embedded
+              default, the .eml file was written).
+``failed``    the server did not take it (connection refused, 4xx/5xx reply, recipient
+              refused): safe to send again, and the next attempt does.
+``unknown``   the connection broke while the server was answering the message itself (or the
+              process died between claim and answer, leaving ``sending``): the server may have
+              taken it. Never resent automatically (at most once, SPEC §6); an operator checks
+              the mail server's log and settles it (``python -m supervision.cli delivery``).
+
+So a retry, a rerun, a cleared task or a backfill with ``send`` sends only what has not gone,
+and a failure in the middle of a batch resends only what did not go.
+
+The SMTP conversation (:class:`SmtpTransport`) is plain ``smtplib`` driven step by step, so it
+knows whether a failure happened before the message was handed over; the Airflow task gives it
+a client connected through the Airflow SMTP connection. The embedded default writes each
+message as an .eml file to a local outbox instead (:class:`OutboxTransport`).
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import mimetypes
+import os
+import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email import policy as email_policy
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
-import pandas as pd
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 
-from . import normalize as nz
-from .errors import InputFileError
+from .errors import InputFileError, SupervisionError
 
 log = logging.getLogger(__name__)
 
 MAIN, CC = "主送", "抄送"
 RECIPIENT_HEADERS = {"市州": "city", "单位": "organisation", "类别": "role", "邮箱": "email"}
 
+SENDING, SENT, FAILED, UNKNOWN = "sending", "sent", "failed", "unknown"
+#: 7-bit safe bodies (base64 / quoted-printable): any mail server takes them without 8BITMIME
+MAIL_POLICY = email_policy.default.clone(cte_type="7bit")
+
+
+# --------------------------------------------------------------------------- errors
+
+class DeliveryDataError(SupervisionError):
+    """What to send is wrong (recipients, attachments): retrying cannot help."""
+
+
+class NotDelivered(SupervisionError):
+    """The transport is sure the server did not take the message."""
+
+    def __init__(self, message: str, retryable: bool):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class DeliveryIncomplete(SupervisionError):
+    """Some recipients were not reached (refused) or their outcome is unknown."""
+
+    def __init__(self, month: str, failed: list[tuple[str, str, str]],
+                 unresolved: list[tuple[str, str, str]], retryable: bool):
+        self.month, self.failed, self.unresolved, self.retryable = month, failed, unresolved, retryable
+        parts = []
+        if failed:
+            parts.append(f"{len(failed)} recipient(s) not reached: " + "; ".join(
+                f"{d} -> {r} ({e})" for d, r, e in failed[:10]))
+        if unresolved:
+            parts.append(f"{len(unresolved)} recipient(s) with an unknown outcome, never resent "
+                         "automatically: " + "; ".join(f"{d} -> {r} ({s})" for d, r, s in unresolved[:10])
+                         + f". Check the mail server's log, then `python -m supervision.cli delivery "
+                           f"{month} --settle sent|failed`")
+        super().__init__(f"delivery of {month} incomplete: " + ". ".join(parts))
+
+
+# --------------------------------------------------------------------------- recipients
 
 @dataclass(frozen=True)
 class Recipient:
@@ -35,12 +96,63 @@ class Recipient:
     email: str
 
 
+def read_recipients(path: Path) -> list[Recipient]:
+    """``recipients.csv``: 市州,单位,类别(主送/抄送),邮箱 — one row per address."""
+    import pandas as pd  # noqa: PLC0415
+
+    from . import normalize as nz  # noqa: PLC0415
+
+    try:
+        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputFileError(path, f"cannot be read as UTF-8 csv: {exc}") from exc
+    missing = [h for h in RECIPIENT_HEADERS if h not in frame.columns]
+    if missing:
+        raise InputFileError(path, f"required column missing: {', '.join(missing)}")
+    out, problems, seen = [], [], set()
+    for i, row in enumerate(frame.to_dict("records"), start=2):
+        r = Recipient(*(nz.text(row[h]) or "" for h in RECIPIENT_HEADERS))
+        r = Recipient(r.city, r.organisation, r.role, r.email.strip().lower())
+        if r.role not in (MAIN, CC):
+            problems.append(f"row {i}: 类别 must be 主送 or 抄送, got {r.role!r}")
+        elif r.email.count("@") != 1 or " " in r.email or "." not in r.email.split("@")[1]:
+            problems.append(f"row {i}: {r.email!r} is not an e-mail address")
+        elif (r.city, r.email) in seen:
+            problems.append(f"row {i}: {r.email} listed twice for {r.city}")
+        else:
+            seen.add((r.city, r.email))
+            out.append(r)
+    if problems:
+        raise InputFileError(path, "; ".join(problems))
+    return out
+
+
+def check_recipients(path: Path, recipients: list[Recipient], cities: list[str]) -> None:
+    """Every city has at least one 主送 and one 抄送 address, and no unknown city is listed."""
+    problems = []
+    listed = {r.city for r in recipients}
+    unknown = sorted(listed - set(cities))
+    if unknown:
+        problems.append(f"unknown 市州 {', '.join(unknown)} (expected one of {', '.join(cities)})")
+    for city in cities:
+        roles = {r.role for r in recipients if r.city == city}
+        if MAIN not in roles:
+            problems.append(f"{city} has no 主送 address")
+        if CC not in roles:
+            problems.append(f"{city} has no 抄送 address (人民政府)")
+    if problems:
+        raise InputFileError(path, "; ".join(problems))
+
+
+# --------------------------------------------------------------------------- messages
+
 @dataclass
 class Outgoing:
     """One message: a document for one city, to its main recipients with 抄送 to the others."""
 
     document: str                       # ledger key, e.g. "monthly_bulletin", "notice:changsha"
     city: str
+    city_code: str
     subject: str
     body: str
     to: list[Recipient]
@@ -51,113 +163,347 @@ class Outgoing:
     def recipients(self) -> list[Recipient]:
         return self.to + self.cc
 
+    @property
+    def slug(self) -> str:
+        """ASCII name of this message: ``monthly_bulletin_changsha``, ``notice_changsha``."""
+        return f"{self.document.split(':')[0]}_{self.city_code}"
 
-def read_recipients(path: Path) -> list[Recipient]:
-    """``recipients.csv``: 市州,单位,类别(主送/抄送),邮箱 — one row per address."""
-    frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    missing = [h for h in RECIPIENT_HEADERS if h not in frame.columns]
+
+def check_attachments(messages: list[Outgoing]) -> None:
+    missing = sorted({str(p) for m in messages for p in m.attachments if not Path(p).is_file()})
     if missing:
-        raise InputFileError(path, f"required column missing: {', '.join(missing)}")
-    out, problems = [], []
-    for i, row in enumerate(frame.to_dict("records"), start=2):
-        r = Recipient(*(nz.text(row[h]) or "" for h in RECIPIENT_HEADERS))
-        if r.role not in (MAIN, CC):
-            problems.append(f"row {i}: 类别 must be 主送 or 抄送, got {r.role!r}")
-        elif "@" not in r.email:
-            problems.append(f"row {i}: {r.email!r} is not an e-mail address")
-        else:
-            out.append(r)
-    if problems:
-        raise InputFileError(path, "; ".join(problems))
-    return out
+        raise DeliveryDataError(f"attachments missing (rerun the month's documents stage): "
+                                f"{', '.join(missing)}")
+
+
+def message_id(month: str, msg: Outgoing, sender: str) -> str:
+    """The same Message-ID for every attempt of one message, so a mail client that sees a
+    message twice (an operator settled an unknown outcome as 'resend') shows it once."""
+    domain = sender.rsplit("@", 1)[-1].strip("> ") or "localhost"
+    digest = hashlib.sha256(f"{month}|{msg.document}|{msg.city}".encode()).hexdigest()[:12]
+    return f"<{month}.{msg.slug}.{digest}@{domain}>"
 
 
 def build_message(msg: Outgoing, sender: str, to: list[Recipient], cc: list[Recipient],
-                  now: datetime) -> EmailMessage:
-    m = EmailMessage()
+                  now: datetime, msg_id: str) -> EmailMessage:
+    m = EmailMessage(policy=MAIL_POLICY)
     m["From"] = sender
-    m["To"] = ", ".join(f"{r.organisation} <{r.email}>" for r in to)
+    m["To"] = ", ".join(f"{r.organisation} <{r.email}>" for r in to) if to else "undisclosed-recipients:;"
     if cc:
         m["Cc"] = ", ".join(f"{r.organisation} <{r.email}>" for r in cc)
     m["Subject"] = msg.subject
     m["Date"] = format_datetime(now)
-    m["Message-ID"] = make_msgid(domain=sender.split("@")[-1].strip(">"))
+    m["Message-ID"] = msg_id
     m["X-Supervision-Document"] = msg.document
+    m["X-Supervision-Slug"] = msg.slug
     m.set_content(msg.body)
     for path in msg.attachments:
         ctype, _ = mimetypes.guess_type(path.name)
         maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
-        m.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+        m.add_attachment(Path(path).read_bytes(), maintype=maintype, subtype=subtype,
+                         filename=path.name)
     return m
+
+
+# --------------------------------------------------------------------------- transports
+
+@dataclass(frozen=True)
+class Refusal:
+    code: int | None
+    reason: str
+
+    @property
+    def temporary(self) -> bool:
+        return self.code is not None and 400 <= self.code < 500
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.reason}" if self.code else self.reason
 
 
 class Transport(Protocol):
     channel: str
 
-    def send(self, message: EmailMessage, recipients: list[str]) -> dict[str, str]:
-        """Send; return the refused recipients with the reason (empty when all accepted)."""
+    def send(self, message: EmailMessage, recipients: list[str]) -> dict[str, Refusal]:
+        """Hand the message over for ``recipients``; return the refused ones.
+
+        Raise :class:`NotDelivered` when sure that nobody received it; any other exception
+        means the outcome is unknown."""
+
+    def close(self) -> None:
+        """Release the connection, if any."""
 
 
 class OutboxTransport:
-    """The embedded default: each message is written as an .eml file."""
+    """The embedded default: each message is written as an .eml file (atomically)."""
 
     channel = "outbox"
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
 
-    def send(self, message: EmailMessage, recipients: list[str]) -> dict[str, str]:
+    def send(self, message: EmailMessage, recipients: list[str]) -> dict[str, Refusal]:
         self.folder.mkdir(parents=True, exist_ok=True)
-        doc = message["X-Supervision-Document"].replace(":", "_")
-        n = len(list(self.folder.glob(f"{doc}*.eml")))
-        path = self.folder / f"{doc}{'' if n == 0 else f'.{n}'}.eml"
-        path.write_bytes(bytes(message))
+        slug = message["X-Supervision-Slug"]
+        path, n = self.folder / f"{slug}.eml", 1
+        while path.exists():  # a later attempt reaching the remaining recipients of a message
+            n += 1
+            path = self.folder / f"{slug}.{n}.eml"
+        tmp = path.with_suffix(".eml.tmp")
+        tmp.write_bytes(bytes(message))
+        os.replace(tmp, path)
         return {}
+
+    def close(self) -> None:
+        pass
+
+
+def _text(resp: Any) -> str:
+    return resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
+
+
+class SmtpTransport:
+    """SMTP, one step at a time (MAIL, RCPT, DATA) on a client from ``connect``.
+
+    ``connect`` returns a connected, authenticated ``smtplib.SMTP`` (the Airflow task builds it
+    from the SMTP connection through the provider's hook). Failures before DATA, and replies
+    refusing the message, raise :class:`NotDelivered`; a connection lost while the server answers
+    DATA is re-raised as it is: the outcome is unknown."""
+
+    channel = "smtp"
+
+    def __init__(self, connect: Callable[[], smtplib.SMTP], envelope_from: str):
+        self._connect = connect
+        self.envelope_from = envelope_from
+        self._client: smtplib.SMTP | None = None
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close()
+            finally:
+                self._client = None
+
+    def _reset(self) -> None:
+        try:
+            self._client.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+    def send(self, message: EmailMessage, recipients: list[str]) -> dict[str, Refusal]:
+        if self._client is None:
+            try:
+                self._client = self._connect()
+            except Exception as exc:  # noqa: BLE001 - whatever stopped the connection, nothing went
+                raise NotDelivered(f"cannot connect to the mail server: {exc!r}", retryable=True) from exc
+        client = self._client
+        try:
+            client.ehlo_or_helo_if_needed()
+            code, resp = client.mail(self.envelope_from)
+            if code != 250:
+                self._reset()
+                raise NotDelivered(f"sender refused: {code} {_text(resp)}", retryable=400 <= code < 500)
+            refused: dict[str, Refusal] = {}
+            for address in recipients:
+                code, resp = client.rcpt(address)
+                if code not in (250, 251):
+                    refused[address] = Refusal(code, _text(resp))
+            if len(refused) == len(recipients):
+                self._reset()
+                return refused
+        except NotDelivered:
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            # nothing was handed over yet: the connection failed, or the server hung up
+            self._drop()
+            raise NotDelivered(f"mail server unavailable: {exc!r}", retryable=True) from exc
+        try:
+            code, resp = client.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+        except smtplib.SMTPDataError as exc:  # DATA itself refused: the message never went
+            code, resp = exc.smtp_code, exc.smtp_error
+        except (smtplib.SMTPServerDisconnected, OSError):
+            self._drop()  # the server may have taken it: the caller records an unknown outcome
+            raise
+        if code != 250:
+            # the server answered and did not take the message
+            self._reset()
+            raise NotDelivered(f"message refused: {code} {_text(resp)}", retryable=400 <= code < 500)
+        return refused
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            finally:
+                self._drop()
+
+
+# --------------------------------------------------------------------------- ledger
+
+def _now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def ledger_rows(engine: Engine, month: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        result = conn.execute(text("SELECT * FROM delivery_ledger WHERE report_month = :m"), {"m": month})
+        return [dict(r._mapping) for r in result]
+
+
+def ledger_states(engine: Engine, month: str) -> dict[tuple[str, str], str]:
+    return {(r["document"], r["recipient"]): r["status"] for r in ledger_rows(engine, month)}
 
 
 def already_sent(engine: Engine, month: str) -> set[tuple[str, str]]:
-    with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT document, recipient FROM delivery_ledger "
-            "WHERE report_month = :m AND status = 'sent'"), {"m": month}).fetchall()
-    return {(d, r) for d, r in rows}
+    return {k for k, v in ledger_states(engine, month).items() if v == SENT}
 
 
-def _record(engine: Engine, month: str, document: str, recipient: str, status: str,
-            channel: str, message_id: str | None, at: str, error: str | None) -> None:
+def claim(engine: Engine, month: str, document: str, recipient: str, channel: str,
+          message_id: str, at: str) -> bool:
+    """Take (month, document, recipient) for one attempt; False when it is not free (sent,
+    unknown, or claimed by another attempt). Committed before anything is sent."""
+    params = {"m": month, "d": document, "r": recipient, "c": channel, "id": message_id, "at": at}
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO delivery_ledger (report_month, document, recipient, status, channel, "
+                "message_id, attempted_at, sent_at, error) VALUES (:m, :d, :r, 'sending', :c, :id, "
+                ":at, NULL, NULL)"), params)
+        return True
+    except IntegrityError:
+        pass
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM delivery_ledger WHERE report_month = :m AND document = :d "
-                          "AND recipient = :r AND status <> 'sent'"),
-                     {"m": month, "d": document, "r": recipient})
+        taken = conn.execute(text(
+            "UPDATE delivery_ledger SET status = 'sending', channel = :c, message_id = :id, "
+            "attempted_at = :at, error = NULL WHERE report_month = :m AND document = :d "
+            "AND recipient = :r AND status = 'failed'"), params).rowcount
+    return taken == 1
+
+
+def settle(engine: Engine, month: str, document: str, recipient: str, status: str,
+           at: str | None = None, error: str | None = None) -> None:
+    """Record the outcome of a claimed attempt."""
+    with engine.begin() as conn:
         conn.execute(text(
-            "INSERT INTO delivery_ledger (report_month, document, recipient, status, channel, "
-            "message_id, attempted_at, sent_at, error) VALUES (:m, :d, :r, :s, :c, :id, :at, "
-            ":sent, :e)"),
-            {"m": month, "d": document, "r": recipient, "s": status, "c": channel,
-             "id": message_id, "at": at, "sent": at if status == "sent" else None, "e": error})
+            "UPDATE delivery_ledger SET status = :s, sent_at = :sent, error = :e "
+            "WHERE report_month = :m AND document = :d AND recipient = :r"),
+            {"m": month, "d": document, "r": recipient, "s": status,
+             "sent": at if status == SENT else None, "e": error})
+
+
+def settle_unresolved(engine: Engine, month: str, status: str, document: str | None = None,
+                      recipient: str | None = None, note: str = "settled by an operator") -> int:
+    """An operator's decision on ``sending``/``unknown`` rows: ``sent`` (the server log shows it
+    arrived) or ``failed`` (it did not; the next run sends it)."""
+    if status not in (SENT, FAILED):
+        raise ValueError("settle as 'sent' or 'failed'")
+    sql = ("UPDATE delivery_ledger SET status = :s, error = :e, sent_at = CASE WHEN :s = 'sent' "
+           "THEN attempted_at ELSE NULL END WHERE report_month = :m AND status IN ('sending', 'unknown')")
+    params: dict[str, Any] = {"m": month, "s": status, "e": note}
+    if document:
+        sql += " AND document = :d"
+        params["d"] = document
+    if recipient:
+        sql += " AND recipient = :r"
+        params["r"] = recipient
+    with engine.begin() as conn:
+        return conn.execute(text(sql), params).rowcount
+
+
+# --------------------------------------------------------------------------- deliver
+
+@dataclass
+class DeliveryReport:
+    channel: str
+    messages: int = 0
+    recipients_sent: int = 0
+    recipients_skipped: int = 0
+    recipients_failed: int = 0
+    failed: list[tuple[str, str, str]] = field(default_factory=list)       # (document, recipient, why)
+    unresolved: list[tuple[str, str, str]] = field(default_factory=list)   # (document, recipient, status)
+    temporary: bool = True   # every failure was a "try later" (4xx) or a lost connection
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"channel": self.channel, "messages": self.messages,
+                "recipients_sent": self.recipients_sent,
+                "recipients_skipped": self.recipients_skipped,
+                "recipients_failed": self.recipients_failed,
+                "recipients_unresolved": len(self.unresolved)}
+
+    def incomplete(self, month: str) -> DeliveryIncomplete | None:
+        """The error to raise when someone was not reached (None when everyone was)."""
+        if not self.failed and not self.unresolved:
+            return None
+        return DeliveryIncomplete(month, self.failed, self.unresolved,
+                                  retryable=self.temporary and not self.unresolved)
 
 
 def deliver(engine: Engine, month: str, messages: list[Outgoing], transport: Transport,
-            sender: str, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
-            ) -> dict[str, int]:
-    """Send what has not been sent; record each recipient reached. Returns counts."""
-    done = already_sent(engine, month)
-    counts = {"messages": 0, "recipients_sent": 0, "recipients_skipped": 0, "recipients_failed": 0}
-    for msg in messages:
-        to = [r for r in msg.to if (msg.document, r.email) not in done]
-        cc = [r for r in msg.cc if (msg.document, r.email) not in done]
-        counts["recipients_skipped"] += len(msg.recipients) - len(to) - len(cc)
-        if not to and not cc:
-            continue
-        now = clock()
-        message = build_message(msg, sender, to, cc, now)
-        addresses = [r.email for r in to + cc]
-        refused = transport.send(message, addresses)
-        counts["messages"] += 1
-        for address in addresses:
-            status = "failed" if address in refused else "sent"
-            _record(engine, month, msg.document, address, status, transport.channel,
-                    message["Message-ID"], now.isoformat(timespec="seconds"), refused.get(address))
-            counts["recipients_sent" if status == "sent" else "recipients_failed"] += 1
-    log.info("delivery %s: %s", month, counts)
-    return counts
+            sender: str, clock: Callable[[], datetime] = _now_utc) -> DeliveryReport:
+    """Send what has not been sent; the ledger records every recipient's outcome.
+
+    Raises :class:`NotDelivered` (retryable) when the server cannot be reached or answers
+    "try later": what went before is recorded, the rest goes on the next attempt. Recipients the
+    server refused are recorded as failed and reported, with the unresolved ones, in the
+    returned report (see :meth:`DeliveryReport.incomplete`)."""
+    check_attachments(messages)
+    states = ledger_states(engine, month)
+    report = DeliveryReport(transport.channel)
+    try:
+        for msg in messages:
+            msg_id = message_id(month, msg, sender)
+            now = clock()
+            at = now.isoformat(timespec="seconds")
+            claimed = set()
+            for r in msg.recipients:
+                state = states.get((msg.document, r.email))
+                if state == SENT:
+                    report.recipients_skipped += 1
+                elif state in (SENDING, UNKNOWN):
+                    report.unresolved.append((msg.document, r.email, state))
+                elif r.email not in claimed and claim(engine, month, msg.document, r.email,
+                                                      transport.channel, msg_id, at):
+                    claimed.add(r.email)
+                else:  # taken by a concurrent attempt between reading and claiming
+                    report.unresolved.append((msg.document, r.email, "claimed elsewhere"))
+            if not claimed:
+                continue
+            to = [r for r in msg.to if r.email in claimed]
+            cc = [r for r in msg.cc if r.email in claimed]
+            addresses = [r.email for r in to + cc]
+            message = build_message(msg, sender, to, cc, now, msg_id)
+            def outcome(address: str, status: str, **kw: Any) -> None:
+                settle(engine, month, msg.document, address, status, **kw)
+                states[(msg.document, address)] = status
+
+            try:
+                refused = transport.send(message, addresses)
+            except NotDelivered as exc:
+                for a in addresses:
+                    outcome(a, FAILED, error=str(exc))
+                report.recipients_failed += len(addresses)
+                report.failed.extend((msg.document, a, str(exc)) for a in addresses)
+                if exc.retryable:
+                    log.warning("delivery %s: %s; %s", month, exc, report.as_dict())
+                    raise
+                report.temporary = False
+                continue
+            except BaseException as exc:
+                for a in addresses:
+                    outcome(a, UNKNOWN, error=f"outcome unknown: {exc!r}")
+                raise
+            report.messages += 1
+            for a in addresses:
+                if a in refused:
+                    outcome(a, FAILED, error=str(refused[a]))
+                    report.recipients_failed += 1
+                    report.failed.append((msg.document, a, str(refused[a])))
+                    report.temporary = report.temporary and refused[a].temporary
+                else:
+                    outcome(a, SENT, at=at)
+                    report.recipients_sent += 1
+    finally:
+        transport.close()
+    log.info("delivery %s: %s", month, report.as_dict())
+    return report

@@ -277,6 +277,12 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
     staging = outputs.staging_dir(s.output_dir, s.month)
     rendered = documents.render_month(folder=staging, **inputs)
     written = [r.document for r in rendered]
+    for name in documents.notice_cities(inputs["figures"], inputs["items"]):
+        # the city's own overdue list, attached to its notice as xlsx (no other city's rows)
+        code = inputs["programme"].province.city(name).code
+        tables.write_overdue_xlsx(staging / "notices" / f"{code}.xlsx",
+                                  inputs["items"][inputs["items"].city == name],
+                                  f"{month.label_zh()}{name}城镇老旧小区改造逾期及问题小区清单")
     outputs.write_manifest(staging, {
         "report_month": s.month,
         "snapshot": {"name": load["snapshot_file"], "date": load["snapshot_date"],
@@ -295,8 +301,11 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
 
 def outgoing_messages(s: RunSettings, programme: Programme,
                       recipients: list[delivery.Recipient]) -> list[delivery.Outgoing]:
+    """The month's messages: the 月度通报 to every city (its three departments, 抄送 its
+    government) with the ranking as xlsx, and each 督办通知 to its own city with its overdue list."""
     folder = outputs.month_dir(s.output_dir, s.month)
     label = s.report_month.label_zh()
+    issuer = programme.documents.get("issuer", "")
     by_city: dict[str, list[delivery.Recipient]] = {}
     for r in recipients:
         by_city.setdefault(r.city, []).append(r)
@@ -305,38 +314,52 @@ def outgoing_messages(s: RunSettings, programme: Programme,
         rs = by_city.get(c.name, [])
         to = [r for r in rs if r.role == delivery.MAIN]
         cc = [r for r in rs if r.role == delivery.CC]
-        if not rs:
-            continue
         messages.append(delivery.Outgoing(
-            document="monthly_bulletin", city=c.name,
+            document="monthly_bulletin", city=c.name, city_code=c.code,
             subject=f"关于{label}全省城镇老旧小区改造工作进展情况的通报",
             body=f"{c.name}：\n\n现将{label}全省城镇老旧小区改造工作进展情况通报印发给你们，"
-                 f"排名表见附件。\n\n{programme.documents.get('issuer', '')}\n",
+                 f"排名表见附件。\n\n{issuer}\n",
             to=to, cc=cc,
             attachments=[folder / "monthly_bulletin.pdf", folder / "ranking.xlsx"]))
         notice = folder / "notices" / f"{c.code}.pdf"
         if notice.exists():
             messages.append(delivery.Outgoing(
-                document=f"notice:{c.code}", city=c.name,
+                document=f"notice:{c.code}", city=c.name, city_code=c.code,
                 subject=f"关于督促加快{c.name}城镇老旧小区改造工作的通知",
-                body=f"{c.name}：\n\n{label}城镇老旧小区改造督办通知见附件，请按要求整改并报送整改情况。"
-                     f"\n\n{programme.documents.get('issuer', '')}\n",
-                to=to, cc=cc, attachments=[notice]))
+                body=f"{c.name}：\n\n{label}城镇老旧小区改造督办通知及逾期、问题小区清单见附件，"
+                     f"请按要求整改并报送整改情况。\n\n{issuer}\n",
+                to=to, cc=cc, attachments=[notice, notice.with_suffix(".xlsx")]))
     return messages
 
 
-def send(s: RunSettings, transport: delivery.Transport | None = None) -> dict[str, Any]:
-    """Deliver the approved month's documents; with ``send`` off, deliver nothing."""
+def send(s: RunSettings, transport: delivery.Transport | None = None,
+         sender: str | None = None) -> dict[str, Any]:
+    """Deliver the approved month's documents; with ``send`` off, deliver nothing.
+
+    ``transport`` is the SMTP transport the Airflow task builds from its connection; without
+    one the embedded default writes .eml files to the outbox. Raises
+    :class:`delivery.DeliveryIncomplete` after recording when someone was not reached."""
     if not s.send:
         log.info("send %s: sending is off for this run (backfill or send=false); nothing sent", s.month)
         return {"report_month": s.month, "sent": False, "reason": "send disabled for this run"}
     programme = programme_for_month(s.report_month)
-    recipients = delivery.read_recipients(recipients_file(s.inputs_dir))
+    path = recipients_file(s.inputs_dir)
+    recipients = delivery.read_recipients(path)
+    delivery.check_recipients(path, recipients, programme.province.city_names)
     messages = outgoing_messages(s, programme, recipients)
+    if transport is None:
+        if s.delivery != "outbox":
+            raise delivery.DeliveryDataError(
+                f"SUPERVISION_DELIVERY={s.delivery} but no SMTP transport was given")
+        transport = delivery.OutboxTransport(s.outbox_dir / s.month)
     engine = wh.connect(s.warehouse_url)
-    transport = transport or delivery.OutboxTransport(s.outbox_dir / s.month)
-    counts = delivery.deliver(engine, s.month, messages, transport, s.sender)
-    return {"report_month": s.month, "sent": True, "channel": transport.channel, **counts}
+    report = delivery.deliver(engine, s.month, messages, transport, sender or s.sender)
+    summary = {"report_month": s.month, "sent": True, **report.as_dict()}
+    incomplete = report.incomplete(s.month)
+    if incomplete is not None:
+        log.error("send %s: %s", s.month, incomplete)
+        raise incomplete
+    return summary
 
 
 def run_month(s: RunSettings, approve: bool = True) -> dict[str, Any]:

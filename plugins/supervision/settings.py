@@ -1,7 +1,13 @@
-"""What one run works on: the data month and where its inputs and outputs live.
+"""What one run works on: the data month, where its inputs and outputs live, and how it delivers.
 
 The month comes from the run conf (``report_month``) or from the run's data interval, never
 from the clock; every location defaults to the embedded default (``supervision.paths``).
+
+Delivery is a deployment choice, not a run's: ``SUPERVISION_DELIVERY=outbox`` (the embedded
+default: .eml files in ``<output>/outbox/<month>/``) or ``smtp`` (the Airflow SMTP connection
+``SUPERVISION_SMTP_CONN_ID``, default ``supervision_smtp``). It is never chosen by whether a
+connection happens to exist: a production deployment whose connection went missing must fail,
+not "send" to a local folder. Whether a run sends at all is the run's ``send`` (backfills: no).
 """
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from . import paths
@@ -17,6 +24,16 @@ from .months import Month
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 CONF_KEYS = {"report_month", "inputs_dir", "output_dir", "send"}
+DELIVERY_CHANNELS = ("outbox", "smtp")
+DEFAULT_SMTP_CONN_ID = "supervision_smtp"
+
+
+def delivery_channel() -> str:
+    """``SUPERVISION_DELIVERY``: ``outbox`` (default) or ``smtp``."""
+    value = os.environ.get("SUPERVISION_DELIVERY", "outbox").strip().lower() or "outbox"
+    if value not in DELIVERY_CHANNELS:
+        raise ValueError(f"SUPERVISION_DELIVERY must be one of {', '.join(DELIVERY_CHANNELS)}, got {value!r}")
+    return value
 
 
 def _bool(value: Any) -> bool:
@@ -40,10 +57,20 @@ class RunSettings:
     outbox_dir: Path
     send: bool
     sender: str = "renovation-supervision@example.gov.cn"
+    delivery: str = "outbox"                    # outbox | smtp (SUPERVISION_DELIVERY)
+    smtp_conn_id: str = DEFAULT_SMTP_CONN_ID    # SUPERVISION_SMTP_CONN_ID
 
     @property
     def month(self) -> str:
         return str(self.report_month)
+
+    def month_url(self, name: str) -> str:
+        """Where a reader finds a file of the month folder: under ``SUPERVISION_OUTPUT_BASE_URL``
+        when the output folder is published by a web server, else a file:// URL."""
+        base = os.environ.get("SUPERVISION_OUTPUT_BASE_URL", "").rstrip("/")
+        if base:
+            return f"{base}/{self.month}/{quote(name)}"
+        return (self.output_dir / self.month / name).as_uri()
 
     @classmethod
     def resolve(cls, conf: Mapping[str, Any] | None = None,
@@ -75,4 +102,6 @@ class RunSettings:
             outbox_dir=paths.default_outbox_dir(output_dir),
             send=send,
             sender=os.environ.get("SUPERVISION_SENDER", cls.sender),
+            delivery=delivery_channel(),
+            smtp_conn_id=os.environ.get("SUPERVISION_SMTP_CONN_ID", DEFAULT_SMTP_CONN_ID),
         )

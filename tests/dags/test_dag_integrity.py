@@ -28,10 +28,14 @@ def test_monthly_dag_ids_tags_and_stages(dagbag):
     dag = dagbag.dags["renovation_supervision_monthly"]
     assert dag is not None
     assert {"supervision", "monthly"} <= set(dag.tags)
-    assert set(dag.task_ids) == {"ingest", "quality", "figures", "documents", "steward_approval", "send"}
+    assert set(dag.task_ids) == {"check_calendar", "ingest", "quality", "figures", "documents",
+                                 "steward_approval", "send"}
     order = ["ingest", "quality", "figures", "documents", "steward_approval", "send"]
     for upstream, downstream in zip(order, order[1:]):
-        assert downstream in dag.get_task(upstream).downstream_task_ids
+        assert dag.get_task(upstream).downstream_task_ids == {downstream}
+    # the calendar check neither waits for nor holds up the month's own pipeline
+    check = dag.get_task("check_calendar")
+    assert not check.upstream_task_ids and not check.downstream_task_ids
     assert dag.doc_md and "data month" in dag.doc_md
     assert dag.max_active_runs == 1
 
@@ -42,6 +46,26 @@ def test_steward_approval_is_the_hitl_operator(dagbag):
     task = dagbag.dags["renovation_supervision_monthly"].get_task("steward_approval")
     assert isinstance(task, ApprovalOperator)
     assert task.defaults == ["Reject"]  # a timeout sends nothing
+    assert task.response_timeout.days == 3
+    assert task.notifiers, "the steward is notified"
+
+
+def test_schedule_is_the_working_day_timetable_of_the_programme_years(dagbag):
+    from supervision_timetable import PublicationDayTimetable
+
+    dag = dagbag.dags["renovation_supervision_monthly"]
+    assert isinstance(dag.timetable, PublicationDayTimetable)
+    windows = dag.timetable.serialize()["windows"]
+    assert windows[0] == {"first": "2020-05", "last": "2021-01", "day_of_month": 2, "time": "09:00"}
+    # start_date is the start of the first data interval: May 2020 is the first run, not June
+    assert dag.start_date == dag.timetable.first_interval_start
+    assert not dag.catchup
+
+
+def test_send_retries_and_the_others_do_not(dagbag):
+    dag = dagbag.dags["renovation_supervision_monthly"]
+    assert dag.get_task("send").retries == 3
+    assert all(dag.get_task(t).retries == 0 for t in dag.task_ids if t != "send")
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)

@@ -37,3 +37,26 @@ def test_no_month_at_all_is_refused():
 def test_outbox_follows_the_output_dir(tmp_path):
     s = RunSettings.resolve({"report_month": "2020-06", "output_dir": str(tmp_path)})
     assert s.outbox_dir == tmp_path / "outbox"
+
+
+def test_delivery_is_the_outbox_unless_the_deployment_chooses_smtp(monkeypatch):
+    monkeypatch.delenv("SUPERVISION_DELIVERY", raising=False)
+    monkeypatch.delenv("SUPERVISION_SMTP_CONN_ID", raising=False)
+    s = RunSettings.resolve({"report_month": "2020-06"})
+    assert (s.delivery, s.smtp_conn_id) == ("outbox", "supervision_smtp")
+    monkeypatch.setenv("SUPERVISION_DELIVERY", "SMTP")
+    monkeypatch.setenv("SUPERVISION_SMTP_CONN_ID", "province_mail")
+    s = RunSettings.resolve({"report_month": "2020-06"})
+    assert (s.delivery, s.smtp_conn_id) == ("smtp", "province_mail")
+    monkeypatch.setenv("SUPERVISION_DELIVERY", "fax")
+    with pytest.raises(ValueError, match="SUPERVISION_DELIVERY"):
+        RunSettings.resolve({"report_month": "2020-06"})
+
+
+def test_links_to_the_month_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("SUPERVISION_OUTPUT_BASE_URL", raising=False)
+    s = RunSettings.resolve({"report_month": "2020-06", "output_dir": str(tmp_path)})
+    assert s.month_url("quality_report.html") == (tmp_path / "2020-06" / "quality_report.html").as_uri()
+    monkeypatch.setenv("SUPERVISION_OUTPUT_BASE_URL", "https://reports.jst.example.gov.cn/supervision/")
+    assert s.month_url("notices/长沙.pdf") == \
+        "https://reports.jst.example.gov.cn/supervision/2020-06/notices/%E9%95%BF%E6%B2%99.pdf"
