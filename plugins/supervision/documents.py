@@ -628,6 +628,15 @@ COMPLETION_KINDS = ("mid_year_bulletin", "year_end_bulletin")
 _COMPLETION_DEFAULT_MONTH = {"mid_year_bulletin": 6, "year_end_bulletin": 12}
 
 
+def completion_period(programme: Programme, kind: str) -> str:
+    return f"{programme.year}年" if kind == "year_end_bulletin" else f"{programme.year}年上半年"
+
+
+def completion_title_lines(programme: Programme, kind: str) -> tuple[str, str]:
+    """The title of the 年中/年底通报 as set on two lines (its mail subject joins them)."""
+    return (f"关于{completion_period(programme, kind)}全省城镇老旧小区", "改造任务完成情况的通报")
+
+
 def completion_bulletin_kind(programme: Programme, month: Month) -> str | None:
     """``mid_year_bulletin`` / ``year_end_bulletin`` when the data month is the one configured
     for it (June / December of the programme year by default), else None."""
@@ -653,14 +662,13 @@ def completion_bulletin_context(programme: Programme, month: Month, kind: str,
     d = programme.documents
     cfg = _doc_cfg(programme, kind)
     targets = targets_of(programme, month)
-    year_end = kind == "year_end_bulletin"
-    period = f"{programme.year}年" if year_end else f"{programme.year}年上半年"
+    period = completion_period(programme, kind)
     table_title = f"{period}各市州城镇老旧小区改造任务完成情况表"
     number_cfg = cfg.get("number", {})
     if "value" in number_cfg:
         number_cfg = {**number_cfg, "numbers": {str(month): number_cfg["value"]}}
     doc = DocHeader(
-        title_lines=(f"关于{period}全省城镇老旧小区", "改造任务完成情况的通报"),
+        title_lines=completion_title_lines(programme, kind),
         number=NumberRule.of(number_cfg, d.get("doc_number_prefix", "")).number(
             published.year, month, 0),
         issuers=_issuers(programme, cfg),
@@ -680,7 +688,7 @@ def completion_bulletin_context(programme: Programme, month: Month, kind: str,
     cities = [x for x in lines if not x.line.is_total]
     province = next(x for x in lines if x.line.is_total)
     return {
-        "doc": doc, "kind": kind, "year_end": year_end, "period": period,
+        "doc": doc, "kind": kind, "year_end": kind == "year_end_bulletin", "period": period,
         "month_zh": month.label_zh(), "month_end_zh": date_zh(month.last_day),
         "snapshot_date_zh": date_zh(snapshot["date"]), "basis": _basis(programme),
         "system_name": _system(programme), "year": programme.year, "targets": targets,

@@ -302,7 +302,8 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
 def outgoing_messages(s: RunSettings, programme: Programme,
                       recipients: list[delivery.Recipient]) -> list[delivery.Outgoing]:
     """The month's messages: the 月度通报 to every city (its three departments, 抄送 its
-    government) with the ranking as xlsx, and each 督办通知 to its own city with its overdue list."""
+    government) with the ranking as xlsx, the 年中/年底通报 likewise in their months, and each
+    督办通知 to its own city with its overdue list."""
     folder = outputs.month_dir(s.output_dir, s.month)
     label = s.report_month.label_zh()
     issuer = programme.documents.get("issuer", "")
@@ -321,6 +322,15 @@ def outgoing_messages(s: RunSettings, programme: Programme,
                  f"排名表见附件。\n\n{issuer}\n",
             to=to, cc=cc,
             attachments=[folder / "monthly_bulletin.pdf", folder / "ranking.xlsx"]))
+        for kind in documents.COMPLETION_KINDS:   # 年中/年底通报, in the months that have one
+            bulletin = folder / f"{kind}.pdf"
+            if bulletin.exists():
+                title = "".join(documents.completion_title_lines(programme, kind))
+                messages.append(delivery.Outgoing(
+                    document=kind, city=c.name, city_code=c.code, subject=title,
+                    body=f"{c.name}：\n\n现将《{title}》印发给你们，请认真对照任务目标抓好落实。"
+                         f"\n\n{issuer}\n",
+                    to=to, cc=cc, attachments=[bulletin]))
         notice = folder / "notices" / f"{c.code}.pdf"
         if notice.exists():
             messages.append(delivery.Outgoing(

@@ -38,7 +38,7 @@ def statuses(s) -> Counter:
 def test_smtp_through_the_airflow_connection(s, smtp_server, monkeypatch):
     monkeypatch.setenv(CONN, connection(smtp_server.port))
     result = sending.send(s)
-    assert result["channel"] == "smtp" and result["recipients_sent"] == 112
+    assert result["channel"] == "smtp" and result["recipients_sent"] == 168
     assert len(smtp_server.received) == 28
     # the sender is the connection's from_email, on the envelope and in the header
     assert {m["From"] for _, m in smtp_server.received} == {"ducha@jst.hunan.example.gov.cn"}

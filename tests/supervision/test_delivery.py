@@ -52,7 +52,7 @@ def statuses(s) -> Counter:
 
 def test_exactly_once_across_a_failure_mid_batch_and_a_full_rerun(s, smtp_server):
     expected = expected_deliveries(s)
-    assert len(expected) == 112   # 14 bulletins x 4 addresses + 14 notices x 4 addresses
+    assert len(expected) == 168   # 14 cities x (月度通报 + 年中通报 + 督办通知) x 4 addresses
 
     # attempt 1: the server answers the 10th message with "421 try later"
     smtp_server.fail_data_at = 10
@@ -65,7 +65,7 @@ def test_exactly_once_across_a_failure_mid_batch_and_a_full_rerun(s, smtp_server
     # attempt 2 (the retry): only what did not go
     smtp_server.fail_data_at = None
     result = pipeline.send(s, smtp_transport(smtp_server))
-    assert result["recipients_sent"] == 112 - 36 and result["recipients_skipped"] == 36
+    assert result["recipients_sent"] == 168 - 36 and result["recipients_skipped"] == 36
     assert result["channel"] == "smtp"
 
     # a full rerun of the month, every stage again: documents replaced, nothing sent twice
@@ -78,11 +78,11 @@ def test_exactly_once_across_a_failure_mid_batch_and_a_full_rerun(s, smtp_server
     finally:
         os.environ.pop("SUPERVISION_WAREHOUSE_URL", None)
     rerun = pipeline.send(s, smtp_transport(smtp_server))
-    assert rerun["recipients_sent"] == 0 and rerun["recipients_skipped"] == 112
+    assert rerun["recipients_sent"] == 0 and rerun["recipients_skipped"] == 168
 
     got = smtp_server.deliveries()
     assert set(got) == expected and set(got.values()) == {1}
-    assert statuses(s) == Counter({"sent": 112})
+    assert statuses(s) == Counter({"sent": 168})
 
 
 def test_the_bulletin_goes_to_the_three_departments_with_cc_to_the_government(s, smtp_server):
@@ -111,16 +111,18 @@ def test_a_refused_recipient_is_reported_and_retried_alone(s, smtp_server):
         pipeline.send(s, smtp_transport(smtp_server))
     assert not err.value.retryable                   # a 5xx: retrying the task cannot help
     assert [(d, r) for d, r, _ in err.value.failed] == [
-        ("monthly_bulletin", "fgw@zhuzhou.example.gov.cn"), ("notice:zhuzhou", "fgw@zhuzhou.example.gov.cn")]
+        ("monthly_bulletin", "fgw@zhuzhou.example.gov.cn"),
+        ("mid_year_bulletin", "fgw@zhuzhou.example.gov.cn"),
+        ("notice:zhuzhou", "fgw@zhuzhou.example.gov.cn")]
     assert "550" in str(err.value)
-    assert statuses(s) == Counter({"sent": 110, "failed": 2})
+    assert statuses(s) == Counter({"sent": 165, "failed": 3})
     before = len(smtp_server.received)
 
     smtp_server.refuse.clear()                       # the city fixed its mailbox
     result = pipeline.send(s, smtp_transport(smtp_server))
-    assert result["recipients_sent"] == 2 and result["messages"] == 2
+    assert result["recipients_sent"] == 3 and result["messages"] == 3
     resent = smtp_server.received[before:]
-    assert [rcpts for rcpts, _ in resent] == [["fgw@zhuzhou.example.gov.cn"]] * 2
+    assert [rcpts for rcpts, _ in resent] == [["fgw@zhuzhou.example.gov.cn"]] * 3
     assert set(smtp_server.deliveries().values()) == {1}
 
 
@@ -143,15 +145,15 @@ def test_a_lost_answer_is_never_resent_until_an_operator_settles_it(s, smtp_serv
         pipeline.send(s, smtp_transport(smtp_server))
     assert not err.value.retryable and len(err.value.unresolved) == 4
     assert "python -m supervision.cli delivery" in str(err.value)
-    assert statuses(s) == Counter({"sent": 108, "unknown": 4})
+    assert statuses(s) == Counter({"sent": 164, "unknown": 4})
     # the server did take it: each recipient has it once
-    assert set(smtp_server.deliveries().values()) == {1} and len(smtp_server.deliveries()) == 112
+    assert set(smtp_server.deliveries().values()) == {1} and len(smtp_server.deliveries()) == 168
 
     # the mail log shows it arrived: settle as sent; nothing more goes out
     engine = warehouse.connect(s.warehouse_url)
     assert settle_unresolved(engine, MONTH, "sent", note="checked the mail log") == 4
     assert pipeline.send(s, smtp_transport(smtp_server))["recipients_sent"] == 0
-    assert len(smtp_server.received) == 28
+    assert len(smtp_server.received) == 42
 
 
 def test_a_stopped_server_is_a_retryable_connection_failure(s, smtp_server):
@@ -160,7 +162,7 @@ def test_a_stopped_server_is_a_retryable_connection_failure(s, smtp_server):
         pipeline.send(s, transport)
     assert err.value.retryable and "connect" in str(err.value)
     assert statuses(s) == Counter({"failed": 4})     # the first message's claims, released
-    assert pipeline.send(s, smtp_transport(smtp_server))["recipients_sent"] == 112
+    assert pipeline.send(s, smtp_transport(smtp_server))["recipients_sent"] == 168
 
 
 # --------------------------------------------------------------------------- ledger claims
@@ -190,7 +192,7 @@ def test_a_claim_is_exclusive_and_a_failure_can_be_claimed_again(database, tmp_p
 def test_the_outbox_writes_one_eml_per_message_and_never_overwrites(s):
     result = pipeline.send(s)
     files = sorted((s.outbox_dir / MONTH).glob("*.eml"))
-    assert result["channel"] == "outbox" and len(files) == result["messages"] == 28
+    assert result["channel"] == "outbox" and len(files) == result["messages"] == 42
     assert (s.outbox_dir / MONTH / "monthly_bulletin_changsha.eml").is_file()
     assert (s.outbox_dir / MONTH / "notice_changsha.eml").is_file()
     m = email.message_from_bytes((s.outbox_dir / MONTH / "notice_changsha.eml").read_bytes(),
@@ -281,5 +283,5 @@ def test_an_operator_settles_an_unknown_outcome_as_failed_and_it_is_sent(s, smtp
     assert "unknown 4" in out and "unknown  monthly_bulletin -> zjj@changsha.example.gov.cn" in out
     assert cli.main(["delivery", MONTH, "--settle", "failed", "--document", "monthly_bulletin"]) == 0
     assert "settled 4 unresolved deliveries of 2020-06 as failed" in capsys.readouterr().out
-    assert pipeline.send(s, smtp_transport(smtp_server))["recipients_sent"] == 112
-    assert set(smtp_server.deliveries().values()) == {1} and len(smtp_server.deliveries()) == 112
+    assert pipeline.send(s, smtp_transport(smtp_server))["recipients_sent"] == 168
+    assert set(smtp_server.deliveries().values()) == {1} and len(smtp_server.deliveries()) == 168

@@ -54,8 +54,8 @@ def test_rerun_replaces_the_month_and_sends_nothing_twice(two_runs):
     out, (r1, _, c1), (r2, _, c2) = two_runs
     assert c1 == c2
     assert c1["city_figures"] == 15  # 14 cities + 全省
-    assert r1["send"]["recipients_sent"] == 112 and r2["send"]["recipients_sent"] == 0
-    assert r2["send"]["recipients_skipped"] == 112
+    assert r1["send"]["recipients_sent"] == 168 and r2["send"]["recipients_sent"] == 0
+    assert r2["send"]["recipients_skipped"] == 168
     assert len(list((out / "outbox" / "2020-06").glob("*.eml"))) == r1["send"]["messages"]
 
 
