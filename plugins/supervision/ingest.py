@@ -1,14 +1,20 @@
 """Ingestion: the landing area's tables read into typed frames (SPEC §2).
 
 Cells are parsed column by column into the warehouse's types; a cell that cannot be read is
-kept as empty and its field named in ``unreadable`` so that the quality rules report it. The
-raw text of every cell is kept beside the parsed values, for the quarantine file.
+kept as empty and recorded in ``unreadable`` (a JSON object: field → the cell as written) so
+that the quality rules name it and show it. The raw text of every cell is kept beside the
+parsed values, for the quarantine file. What makes a whole file unusable raises
+:class:`InputFileError` here, before anything is written: no records, no target city, a 合计 of
+附件1 that its rows do not add up to, an export that says it was taken after the date in its
+name.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,16 +24,36 @@ from . import normalize as nz
 from .config import Province
 from .errors import InputFileError
 from .landing import Snapshot, sha256_of
-from .readers import Table, read_table
+from .readers import Table, header_aliases, read_table
 
 TEXT_FIELDS = ("project_id", "county", "street", "address", "name", "ownership",
-               "planned_content", "status", "review_status", "basic_items", "improve_items",
-               "upgrade_items", "impl_officer", "sup_officer")
+               "planned_content", "basic_items", "improve_items", "upgrade_items")
+#: text fields compared as codes: all whitespace removed ("已 开工" is 已开工)
+CODE_FIELDS = ("status", "review_status")
 MONEY_FIELDS = ("planned_invest", "done_invest", "central_subsidy", "central_budget",
                 "provincial_subsidy", "local_funds", "social_funds")
 FUNDING_FIELDS = MONEY_FIELDS[2:]
 DATE_FIELDS = ("start_date", "finish_date")
+DATETIME_FIELDS = ("reported_at", "reviewed_at")
 FACT_FIELDS = ("households", "buildings", "area", "built_year", "ownership", "planned_content")
+
+#: parser of each numeric field of the export and the plan (field key → parser)
+NUMBER_PARSERS: dict[str, Callable[[Any], tuple[Any, bool]]] = {
+    "households": nz.households, "buildings": nz.buildings, "area": nz.area,
+    "built": nz.year_of, "elevators": nz.elevators,
+}
+#: what a 合计 line may total, per kind of table: field → number parser with the field's units
+SUMMED: dict[str, dict[str, Callable[[Any], tuple[Decimal | None, bool]]]] = {
+    "targets": {"target": lambda v: nz.decimal(v, nz.COUNT_UNITS)},
+    "plan": {"households": lambda v: nz.decimal(v, nz.HOUSEHOLD_UNITS),
+             "buildings": lambda v: nz.decimal(v, nz.BUILDING_UNITS),
+             "area": lambda v: nz.decimal(v, nz.AREA_UNITS)},
+    "export": {"households": lambda v: nz.decimal(v, nz.HOUSEHOLD_UNITS),
+               "buildings": lambda v: nz.decimal(v, nz.BUILDING_UNITS),
+               "area": lambda v: nz.decimal(v, nz.AREA_UNITS),
+               "elevators": lambda v: nz.decimal(v, nz.ELEVATOR_UNITS),
+               **{m: (lambda v: nz.decimal(v, nz.MONEY_UNITS)) for m in MONEY_FIELDS}},
+}
 
 #: columns of the parsed export frame, in warehouse order
 EXPORT_COLUMNS = (
@@ -39,6 +65,15 @@ EXPORT_COLUMNS = (
        "sup_officer", "sup_phone", "reported_at", "reported_date", "review_status", "reviewed_at",
        "unreadable", "raw"]
 )
+#: columns of the parsed plan frame (plan_communities without programme_year)
+PLAN_COLUMNS = ["source_file", "source_row", "plan_key", "city", "county", "street", "address",
+                "name", "households", "buildings", "area", "built_year", "ownership",
+                "planned_content", "impl_officer", "impl_phone", "sup_officer", "sup_phone",
+                "unreadable"]
+
+_TOTAL_WORDS = ("合计", "总计", "全省合计", "总合计")
+_COUNT_IN_TEXT = re.compile(r"共?(\d+)\s*(?:个|项|条)(?:小区|项目|记录)?")
+_EXPORTED_ON = re.compile(r"(?:导出|下载|截止|截至)[^\d]{0,6}(\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2})")
 
 
 def plan_key(city: Any, county: Any, name: Any) -> str:
@@ -48,11 +83,6 @@ def plan_key(city: Any, county: Any, name: Any) -> str:
 
 def _column(records: list[dict[str, Any]], key: str) -> list[Any]:
     return [r.get(key) for r in records]
-
-
-def _parse(values: list[Any], parser: Callable[[Any], tuple[Any, bool]]) -> tuple[list, list[bool]]:
-    parsed = [parser(v) for v in values]
-    return [p[0] for p in parsed], [p[1] for p in parsed]
 
 
 def _iso(d: date | None) -> str | None:
@@ -66,6 +96,102 @@ def _city(value: Any, province: Province) -> str | None:
     return province.canonical_city(nz.key(name)) or name
 
 
+def _cell_text(value: Any) -> str:
+    """A cell as the file shows it, for reports (dates ISO, 12.0 as 12)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+class _Unreadable:
+    """Per row, the fields whose non-empty cell could not be read, with the cell as written."""
+
+    def __init__(self, n: int):
+        self.rows: list[dict[str, str]] = [{} for _ in range(n)]
+
+    def parse(self, records: list[dict[str, Any]], key: str,
+              parser: Callable[[Any], tuple[Any, bool]], label: str | None = None) -> list[Any]:
+        out = []
+        for i, rec in enumerate(records):
+            value, ok = parser(rec.get(key))
+            if not ok:
+                self.rows[i][label or key] = _cell_text(rec.get(key))
+            out.append(value)
+        return out
+
+    def column(self) -> list[str | None]:
+        return [json.dumps(u, ensure_ascii=False, sort_keys=True) if u else None for u in self.rows]
+
+
+# --------------------------------------------------------------------------- 合计 cross-check
+
+def _tolerance(stated: Decimal) -> Decimal:
+    """Half a unit of the stated total's last decimal (a total rounded to 0.01 may be off by
+    0.005), and never less than a billionth of it (a float total from an Excel formula)."""
+    exponent = stated.as_tuple().exponent
+    half_unit = Decimal(5).scaleb(exponent - 1) if isinstance(exponent, int) else Decimal(0)
+    return max(half_unit, abs(stated) * Decimal("1e-9"))
+
+
+def summary_checks(table: Table) -> list[dict[str, Any]]:
+    """Each 合计 (total) line of ``table`` compared with the sum of its records: the count of
+    records ("996个小区") and every summed column the line fills. 小计 lines (subtotals) are
+    listed in the report but not checked."""
+    summed = SUMMED.get(table.kind, {})
+    labels = {s.key: s.canonical for s in header_aliases(table.kind)}
+    checks: list[dict[str, Any]] = []
+    for srow in table.summary_rows:
+        keys = [nz.key(v) for v in srow.cells.values() if not nz.is_blank(v)]
+        words = [nz.key(w) for w in srow.text.split()[:3]]
+        if not any(k.startswith(_TOTAL_WORDS) for k in words + keys[:3]):
+            continue
+        count = _COUNT_IN_TEXT.search(srow.text.replace(" ", "")) if table.kind != "targets" else None
+        if count:
+            stated = int(count.group(1))
+            checks.append({"row": srow.row, "field": "记录数", "stated": str(stated),
+                           "computed": str(table.rows_read), "ok": stated == table.rows_read,
+                           "unreadable": 0})
+        for key, parser in summed.items():
+            if key not in srow.cells or nz.is_blank(srow.cells[key]):
+                continue
+            stated_value, ok = parser(srow.cells[key])
+            if stated_value is None:
+                if not ok:
+                    checks.append({"row": srow.row, "field": labels[key],
+                                   "stated": _cell_text(srow.cells[key]), "computed": "",
+                                   "ok": False, "unreadable": 0})
+                continue
+            total, unreadable = Decimal(0), 0
+            for rec in table.records:
+                v, ok = parser(rec.get(key))
+                if v is not None:
+                    total += v
+                elif not ok:
+                    unreadable += 1
+            ok = abs(total - stated_value) <= _tolerance(stated_value)
+            checks.append({"row": srow.row, "field": labels[key], "stated": str(stated_value),
+                           "computed": str(total.normalize() if total == total.to_integral_value()
+                                           else total),
+                           "ok": bool(ok), "unreadable": unreadable})
+    return checks
+
+
+def table_meta(table: Table, checks: list[dict[str, Any]] | None = None,
+               notes: list[str] | None = None) -> dict[str, Any]:
+    """What the quality report says about a file as a whole (JSON-able)."""
+    return {
+        "file": table.path.name, "kind": table.kind, "sheet": table.sheet,
+        "ignored_sheets": table.ignored_sheets, "encoding": table.encoding,
+        "delimiter": table.delimiter, "header_row": table.header_row,
+        "header_rows": table.header_rows, "columns": table.columns,
+        "unknown_columns": table.unknown_columns, "absent_optional": table.absent_optional,
+        "skipped": [{"row": s.row, "reason": s.reason, "text": s.text} for s in table.skipped],
+        "blank_rows": table.blank_rows, "rows_read": table.rows_read,
+        "summary_checks": checks if checks is not None else summary_checks(table),
+        "notes": notes or [],
+    }
+
+
 # --------------------------------------------------------------------------- targets
 
 @dataclass
@@ -76,13 +202,14 @@ class Targets:
 
 
 def load_targets(path: Path, province: Province) -> Targets:
-    """附件1: one row per city with its number of communities."""
+    """附件1: one row per city with its number of communities; its 合计 must add up."""
     table = read_table(path, "targets")
     rows, problems = [], []
     for rec in table.records:
         city = _city(rec.get("city"), province)
-        count, ok = nz.integer(rec.get("target"))
+        count, ok = nz.target_count(rec.get("target"))
         if city is None:
+            problems.append(f"row {rec['source_row']}: 市州 is empty")
             continue
         if city not in province.city_names:
             problems.append(f"row {rec['source_row']}: {city!r} is not a city of {province.name}")
@@ -92,6 +219,9 @@ def load_targets(path: Path, province: Province) -> Targets:
                             "is not a whole number ≥ 0")
             continue
         rows.append((city, province.city(city).order, count))
+    if not rows and problems:
+        raise InputFileError(path, f"no target city of {province.name} in the file ("
+                                   + "; ".join(problems[:5]) + ")")
     if problems:
         raise InputFileError(path, "; ".join(problems))
     if not rows:
@@ -100,6 +230,11 @@ def load_targets(path: Path, province: Province) -> Targets:
     dup = frame[frame.duplicated("city", keep=False)]
     if not dup.empty:
         raise InputFileError(path, f"a city is listed twice: {', '.join(sorted(set(dup.city)))}")
+    wrong = [c for c in summary_checks(table) if not c["ok"]]
+    if wrong:
+        c = wrong[0]
+        raise InputFileError(path, f"the 合计 on row {c['row']} says {c['field']} {c['stated']} "
+                                   f"but the cities add up to {c['computed']}")
     return Targets(frame.sort_values("city_order").reset_index(drop=True), table, sha256_of(path))
 
 
@@ -110,35 +245,43 @@ class Plan:
     frame: pd.DataFrame
     table: Table
     sha256: str
+    summary: list[dict[str, Any]] = field(default_factory=list)
+
+    def meta(self) -> dict[str, Any]:
+        return table_meta(self.table, self.summary)
 
 
 def load_plan(path: Path, province: Province, target_cities: list[str]) -> Plan:
-    """附件2: the communities each city filed, with the facts declared at filing (N2, N12)."""
+    """附件2: the communities each city filed, with the facts declared at filing (N2, N12).
+
+    The plan is the yardstick of every figure, so what makes it ambiguous refuses it: a city
+    that is not a target city, a row without 所在县市区 or 小区名称, a community filed twice. A
+    declared fact that cannot be read is kept empty and reported (PLAN_VALUE_UNREADABLE)."""
     table = read_table(path, "plan")
     recs = table.records
+    if not recs:
+        raise InputFileError(path, f"the plan registry has no rows below its header (row {table.header_row})")
     cities = [_city(r.get("city"), province) for r in recs]
     problems = [f"row {r['source_row']}: city {c!r} is not a target city"
                 for r, c in zip(recs, cities) if c not in target_cities]
     if problems:
         raise InputFileError(path, "; ".join(problems[:10])
                              + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""))
-    households, _ = _parse(_column(recs, "households"), nz.integer)
-    buildings, _ = _parse(_column(recs, "buildings"), nz.integer)
-    area, _ = _parse(_column(recs, "area"), nz.decimal)
-    built, _ = _parse(_column(recs, "built"), nz.year_of)
+    unreadable = _Unreadable(len(recs))
     impl = [nz.split_person_phone(v) for v in _column(recs, "impl_contact")]
     sup = [nz.split_person_phone(v) for v in _column(recs, "sup_contact")]
     frame = pd.DataFrame({
+        "source_file": [path.name] * len(recs),
         "source_row": [r["source_row"] for r in recs],
         "city": cities,
         "county": [nz.text(v) for v in _column(recs, "county")],
         "street": [nz.text(v) for v in _column(recs, "street")],
         "address": [nz.text(v) for v in _column(recs, "address")],
         "name": [nz.text(v) for v in _column(recs, "name")],
-        "households": pd.array(households, dtype="Int64"),
-        "buildings": pd.array(buildings, dtype="Int64"),
-        "area": pd.array([float(a) if a is not None else None for a in area], dtype="Float64"),
-        "built_year": pd.array(built, dtype="Int64"),
+        "households": pd.array(unreadable.parse(recs, "households", nz.households), dtype="Int64"),
+        "buildings": pd.array(unreadable.parse(recs, "buildings", nz.buildings), dtype="Int64"),
+        "area": pd.array(unreadable.parse(recs, "area", nz.area), dtype="Float64"),
+        "built_year": pd.array(unreadable.parse(recs, "built", nz.year_of, "built_year"), dtype="Int64"),
         "ownership": [nz.text(v) for v in _column(recs, "ownership")],
         "planned_content": [nz.text(v) for v in _column(recs, "planned_content")],
         "impl_officer": [p[0] for p in impl],
@@ -146,19 +289,19 @@ def load_plan(path: Path, province: Province, target_cities: list[str]) -> Plan:
         "sup_officer": [p[0] for p in sup],
         "sup_phone": [p[1] for p in sup],
     })
+    frame["unreadable"] = unreadable.column()
     missing_name = frame[frame["name"].isna() | frame["county"].isna()]
     if not missing_name.empty:
         rows = ", ".join(str(r) for r in missing_name.source_row.head(10))
         raise InputFileError(path, f"rows without 小区名称 or 所在县市区: {rows}")
-    frame.insert(1, "plan_key", [plan_key(c, k, n) for c, k, n in
-                                 zip(frame.city, frame.county, frame.name)])
+    frame["plan_key"] = [plan_key(c, k, n) for c, k, n in zip(frame.city, frame.county, frame.name)]
     dup = frame[frame.duplicated("plan_key", keep=False)]
     if not dup.empty:
         first = dup.iloc[0]
         rows = ", ".join(str(r) for r in dup[dup.plan_key == first.plan_key].source_row)
         raise InputFileError(path, f"community {first.city} {first.county} {first['name']} is "
                                    f"filed more than once (rows {rows})")
-    return Plan(frame, table, sha256_of(path))
+    return Plan(frame[PLAN_COLUMNS], table, sha256_of(path), summary_checks(table))
 
 
 # --------------------------------------------------------------------------- monthly export
@@ -169,6 +312,11 @@ class Export:
     table: Table
     snapshot: Snapshot
     sha256: str
+    summary: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def meta(self) -> dict[str, Any]:
+        return table_meta(self.table, self.summary, self.notes)
 
 
 def _raw_json(rec: dict[str, Any], columns: dict[str, str]) -> str:
@@ -177,53 +325,95 @@ def _raw_json(rec: dict[str, Any], columns: dict[str, str]) -> str:
         v = rec.get(key)
         if nz.is_blank(v):
             continue
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        out[header] = v.isoformat() if hasattr(v, "isoformat") else str(v)
+        out[header] = _cell_text(v)
     return json.dumps(out, ensure_ascii=False, sort_keys=False)
 
 
-def load_export(snapshot: Snapshot, province: Province) -> Export:
-    """One snapshot of the management system, one row per community record (N4)."""
+def _officers(recs: list[dict[str, Any]], officer: str, phone: str) -> tuple[list, list]:
+    """The officer's name and phone: a phone written into the name cell ("张三 13812345678")
+    is split off, and used when the phone cell is empty."""
+    names, phones = [], []
+    for rec in recs:
+        name, embedded = nz.split_person_phone(rec.get(officer))
+        number = nz.phone(rec.get(phone))
+        names.append(name)
+        phones.append(number if number is not None else embedded)
+    return names, phones
+
+
+def stated_export_date(table: Table) -> tuple[date, int] | None:
+    """The export date a title row states (导出时间：2020-07-01 07:30), with its row."""
+    for s in table.skipped:
+        if s.reason != "title":
+            continue
+        m = _EXPORTED_ON.search(s.text)
+        if m:
+            d, ok = nz.parse_date(re.sub(r"\s+", "", m.group(1)))
+            if d:
+                return d, s.row
+    return None
+
+
+def load_export(snapshot: Snapshot, province: Province,
+                target_cities: list[str] | None = None) -> Export:
+    """One snapshot of the management system, one row per community record (N4).
+
+    Refused here (file-level, SPEC §4): no records; no row of a target city (with
+    ``target_cities``) — the wrong province's or the wrong programme's export; a title row
+    saying the export was taken after the date in the file's name (the snapshot would hold data
+    from after its cut-off)."""
     table = read_table(snapshot.path, "export")
     recs = table.records
     n = len(recs)
-    unreadable: list[list[str]] = [[] for _ in range(n)]
-
-    def parsed(key: str, parser: Callable[[Any], tuple[Any, bool]], label: str | None = None):
-        values, oks = _parse(_column(recs, key), parser)
-        for i, ok in enumerate(oks):
-            if not ok:
-                unreadable[i].append(label or key)
-        return values
-
+    if n == 0:
+        raise InputFileError(snapshot.path, f"the export has no records below its header "
+                                            f"(row {table.header_row})")
+    notes: list[str] = []
+    stated = stated_export_date(table)
+    if stated and stated[0] > snapshot.taken_on:
+        raise InputFileError(
+            snapshot.path, f"row {stated[1]} says the export was taken on {stated[0].isoformat()}, "
+                           f"after the snapshot date {snapshot.taken_on.isoformat()} in its name; "
+                           "rename the file to the date it was taken")
+    if stated and stated[0] < snapshot.taken_on:
+        notes.append(f"第{stated[1]}行所记导出日期 {stated[0].isoformat()} 早于文件名中的快照日期 "
+                     f"{snapshot.taken_on.isoformat()}：数据可能比快照日期旧。")
+    unreadable = _Unreadable(n)
     cols: dict[str, Any] = {
         "source_file": [snapshot.name] * n,
         "source_row": [r["source_row"] for r in recs],
     }
     for key in TEXT_FIELDS:
         cols[key] = [nz.text(v) for v in _column(recs, key)]
+    for key in CODE_FIELDS:
+        cols[key] = [nz.key(v) or None for v in _column(recs, key)]
     cols["city"] = [_city(v, province) for v in _column(recs, "city")]
+    if target_cities is not None and not set(cols["city"]) & set(target_cities):
+        found = sorted({c for c in cols["city"] if c}, key=cols["city"].index)
+        raise InputFileError(
+            snapshot.path, f"no target city of {province.name} in column "
+                           f"{table.columns['city']} (found: {', '.join(found[:8]) or 'nothing'}"
+                           f"{' …' if len(found) > 8 else ''}); is it another province's export?")
     cols["plan_key"] = [plan_key(c, k, m) if c and k and m else None
                         for c, k, m in zip(cols["city"], cols["county"], cols["name"])]
-    cols["households"] = pd.array(parsed("households", nz.integer), dtype="Int64")
-    cols["buildings"] = pd.array(parsed("buildings", nz.integer), dtype="Int64")
-    cols["area"] = pd.array([float(a) if a is not None else None
-                             for a in parsed("area", nz.decimal)], dtype="Float64")
-    cols["built_year"] = pd.array(parsed("built", nz.year_of, "built_year"), dtype="Int64")
+    cols["households"] = pd.array(unreadable.parse(recs, "households", nz.households), dtype="Int64")
+    cols["buildings"] = pd.array(unreadable.parse(recs, "buildings", nz.buildings), dtype="Int64")
+    cols["area"] = pd.array(unreadable.parse(recs, "area", nz.area), dtype="Float64")
+    cols["built_year"] = pd.array(unreadable.parse(recs, "built", nz.year_of, "built_year"),
+                                  dtype="Int64")
     for key in DATE_FIELDS:
-        cols[key] = [_iso(d) for d in parsed(key, nz.parse_date)]
+        cols[key] = [_iso(d) for d in unreadable.parse(recs, key, nz.parse_date)]
     for key in MONEY_FIELDS:
-        cols[f"{key}_yuan"] = pd.array(parsed(key, nz.money_yuan), dtype="Int64")
-    cols["elevators"] = pd.array(parsed("elevators", nz.integer), dtype="Int64")
-    cols["impl_phone"] = [nz.phone(v) for v in _column(recs, "impl_phone")]
-    cols["sup_phone"] = [nz.phone(v) for v in _column(recs, "sup_phone")]
-    reported = parsed("reported_at", nz.parse_datetime)
+        cols[f"{key}_yuan"] = pd.array(unreadable.parse(recs, key, nz.money_yuan), dtype="Int64")
+    cols["elevators"] = pd.array(unreadable.parse(recs, "elevators", nz.elevators), dtype="Int64")
+    cols["impl_officer"], cols["impl_phone"] = _officers(recs, "impl_officer", "impl_phone")
+    cols["sup_officer"], cols["sup_phone"] = _officers(recs, "sup_officer", "sup_phone")
+    reported = unreadable.parse(recs, "reported_at", nz.parse_datetime)
     cols["reported_at"] = [d.isoformat(sep=" ") if d else None for d in reported]
     cols["reported_date"] = [d.date().isoformat() if d else None for d in reported]
-    reviewed = parsed("reviewed_at", nz.parse_datetime)
+    reviewed = unreadable.parse(recs, "reviewed_at", nz.parse_datetime)
     cols["reviewed_at"] = [d.isoformat(sep=" ") if d else None for d in reviewed]
-    cols["unreadable"] = [",".join(u) if u else None for u in unreadable]
+    cols["unreadable"] = unreadable.column()
     cols["raw"] = [_raw_json(r, table.columns) for r in recs]
     frame = pd.DataFrame({c: cols[c] for c in EXPORT_COLUMNS})
-    return Export(frame, table, snapshot, sha256_of(snapshot.path))
+    return Export(frame, table, snapshot, sha256_of(snapshot.path), summary_checks(table), notes)

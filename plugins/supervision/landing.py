@@ -54,11 +54,12 @@ def list_snapshots(inputs_dir: Path) -> list[Snapshot]:
         raise LandingError(f"{folder}: the landing area has no exports/ folder")
     snapshots = []
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.is_dir():
-            continue
+        if path.name.startswith((".", "~$")) or path.is_dir():
+            continue  # hidden files and the lock files Excel leaves beside an open workbook
         if path.suffix.lower() not in EXPORT_SUFFIXES:
+            hint = " (save an Excel 97-2003 .xls as .xlsx)" if path.suffix.lower() == ".xls" else ""
             raise LandingError(
-                f"{path}: not an export (expected <name>_YYYY-MM-DD.xlsx or .csv); "
+                f"{path}: not an export (expected <name>_YYYY-MM-DD.xlsx or .csv){hint}; "
                 "move it out of exports/")
         m = _SNAPSHOT_NAME.match(path.stem)
         if not m:

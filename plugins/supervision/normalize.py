@@ -1,33 +1,56 @@
 """Reading the values real exports contain: full-width text, dates in five spellings, money as
-text, a person and a phone in one cell.
+text, placeholders for "nothing", a person and a phone in one cell.
 
 Every parser returns ``(value, ok)``: ``ok`` is False when a non-empty cell could not be read,
-so the quality rules can name it instead of silently treating it as empty.
+so the quality rules can name it instead of silently treating it as empty. Nothing is guessed:
+a cell that could mean two things (``120000元`` in a 万元 column, ``15/07/2020``) is unreadable.
+The rules are listed in ``docs/data-contract.md``.
 """
 from __future__ import annotations
 
 import math
 import re
 import unicodedata
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 _WS = re.compile(r"\s+")
+# characters that are invisible in a spreadsheet and survive NFKC: zero-width space/joiners,
+# word joiner, a BOM pasted into a cell
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _EXCEL_EPOCH = date(1899, 12, 30)
 # Excel serials of plausible dates (1954-10-... to 2119-...): a bare number elsewhere is not a date
 _SERIAL_MIN, _SERIAL_MAX = 20000, 80000
 
+#: cells that mean "nothing here" in hand-filled tables; read as blank (after NFKC, no spaces)
+PLACEHOLDERS = frozenset({"-", "--", "---", "—", "——", "–", "/", "\\", "无", "暂无", "空",
+                          "N/A", "n/a", "NA", "null", "NULL", "None"})
+
+_TIME = r"(?:[ T]?\d{1,2}(?::|时)\d{1,2}(?:(?::|分)\d{1,2}(?:\.\d+)?秒?)?分?(?:Z|[+-]\d{2}:?\d{2})?)?"
 _DATE_PATTERNS = [
-    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"),
-    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?$"),
+    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})" + _TIME + "$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?" + _TIME + "$"),
 ]
 _DATETIME_PATTERN = re.compile(
-    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?[ T]?(\d{1,2}):(\d{2})(?::(\d{2}))?")
+    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?[ T]?(\d{1,2})(?::|时)(\d{1,2})(?:(?::|分)(\d{1,2}))?")
 
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
-_PHONE_IN_TEXT = re.compile(r"(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})")
+_MOBILE = r"1[3-9]\d{9}"
+_LANDLINE = r"0\d{2,3}-?\d{7,8}(?:-\d{1,6})?"
+MOBILE_RE = re.compile(rf"^{_MOBILE}$")
+LANDLINE_RE = re.compile(rf"^{_LANDLINE}$")
+_PHONE_IN_TEXT = re.compile(rf"(?<!\d)({_MOBILE}|{_LANDLINE})(?!\d)")
+_AREA_CODE_IN_BRACKETS = re.compile(r"\((0\d{2,3})\)-?(?=\d{7,8})")
+_COUNTRY_CODE = re.compile(r"^(?:\+?86-?)(?=1[3-9]\d{9}$)")
+_EXTENSION = re.compile(r"(?:转|分机|ext\.?)(\d{1,6})$", re.IGNORECASE)
+
+# units a number may carry in its own cell, per kind of column; any other unit is unreadable
+MONEY_UNITS = ("万元",)
+HOUSEHOLD_UNITS = ("户",)
+BUILDING_UNITS = ("栋", "幢")
+AREA_UNITS = ("万平方米", "万m2", "万m²", "万㎡")
+ELEVATOR_UNITS = ("部", "台")
+COUNT_UNITS = ("个",)
 
 
 def is_blank(value: Any) -> bool:
@@ -41,16 +64,28 @@ def is_blank(value: Any) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")
 
 
+def _unwrap(s: str) -> str:
+    """Excel's ways of forcing text, as they appear in csv: ``="00123"`` and ``'00123``."""
+    if len(s) >= 3 and s.startswith('="') and s.endswith('"'):
+        return s[2:-1]
+    if s.startswith("'") and len(s) > 1 and s[1].isalnum():
+        return s[1:]
+    return s
+
+
 def text(value: Any) -> str | None:
-    """A cell as clean text: NFKC (full-width → half-width), trimmed, inner runs of space
-    collapsed. Blank → None."""
+    """A cell as clean text: NFKC (full-width → half-width), invisible characters removed,
+    trimmed, inner runs of space collapsed. Blank or a placeholder (``—``, ``/``, ``无``) → None."""
     if is_blank(value):
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     s = unicodedata.normalize("NFKC", str(value))
-    s = _WS.sub(" ", s).strip()
-    return s or None
+    s = _INVISIBLE.sub("", s)
+    s = _unwrap(_WS.sub(" ", s).strip()).strip()
+    if not s or s.replace(" ", "") in PLACEHOLDERS:
+        return None
+    return s
 
 
 def key(value: Any) -> str:
@@ -59,9 +94,9 @@ def key(value: Any) -> str:
     return _WS.sub("", s) if s else ""
 
 
-def decimal(value: Any) -> tuple[Decimal | None, bool]:
+def decimal(value: Any, units: tuple[str, ...] = ()) -> tuple[Decimal | None, bool]:
     """A number written as a number or as text (full-width digits, thousands separators,
-    a trailing unit). Blank → (None, True); unreadable → (None, False)."""
+    a trailing unit from ``units``). Blank → (None, True); unreadable → (None, False)."""
     if is_blank(value):
         return None, True
     if isinstance(value, bool):
@@ -72,22 +107,27 @@ def decimal(value: Any) -> tuple[Decimal | None, bool]:
         if math.isnan(value) or math.isinf(value):
             return None, False
         return Decimal(repr(value)), True
-    s = key(value).replace(",", "").replace("，", "")
-    for unit in ("万元", "元", "户", "栋", "部", "万平方米", "㎡", "个"):
+    if isinstance(value, (date, time)):
+        return None, False
+    s = key(value)
+    if not s:
+        return None, True
+    s = s.replace(",", "").replace("\u2212", "-")
+    for unit in sorted(units, key=len, reverse=True):
         if s.endswith(unit):
             s = s[: -len(unit)]
             break
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", s):
+        return None, False
     try:
         d = Decimal(s)
-    except InvalidOperation:
-        return None, False
-    if not d.is_finite():
+    except InvalidOperation:  # pragma: no cover - the pattern above admits only numbers
         return None, False
     return d, True
 
 
-def integer(value: Any) -> tuple[int | None, bool]:
-    d, ok = decimal(value)
+def integer(value: Any, units: tuple[str, ...] = ()) -> tuple[int | None, bool]:
+    d, ok = decimal(value, units)
     if d is None:
         return None, ok
     if d != d.to_integral_value():
@@ -95,9 +135,32 @@ def integer(value: Any) -> tuple[int | None, bool]:
     return int(d), True
 
 
+def households(value: Any) -> tuple[int | None, bool]:
+    return integer(value, HOUSEHOLD_UNITS)
+
+
+def buildings(value: Any) -> tuple[int | None, bool]:
+    return integer(value, BUILDING_UNITS)
+
+
+def elevators(value: Any) -> tuple[int | None, bool]:
+    return integer(value, ELEVATOR_UNITS)
+
+
+def target_count(value: Any) -> tuple[int | None, bool]:
+    return integer(value, COUNT_UNITS)
+
+
+def area(value: Any) -> tuple[float | None, bool]:
+    """总建筑面积 in 万平方米 (a cell saying ㎡ or 平方米 without 万 is unreadable)."""
+    d, ok = decimal(value, AREA_UNITS)
+    return (float(d) if d is not None else None), ok
+
+
 def money_yuan(value: Any) -> tuple[int | None, bool]:
-    """Money in 万元 (as exported) → integer 元, rounded half-up. Integers keep sums exact."""
-    d, ok = decimal(value)
+    """Money in 万元 (as exported) → integer 元, rounded half-up. Integers keep sums exact.
+    A cell carrying another unit (``120000元``) is unreadable, never rescaled by guess."""
+    d, ok = decimal(value, MONEY_UNITS)
     if d is None:
         return None, ok
     return int((d * 10000).quantize(Decimal(1), rounding=ROUND_HALF_UP)), True
@@ -114,9 +177,13 @@ def parse_date(value: Any) -> tuple[date | None, bool]:
         return value, True
     if hasattr(value, "to_pydatetime"):  # pandas Timestamp
         return value.to_pydatetime().date(), True
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, bool) or isinstance(value, time):
+        return None, False
+    if isinstance(value, (int, float)):
         return _serial_or_compact(float(value))
-    s = text(value) or ""
+    s = text(value)
+    if s is None:
+        return None, True
     if re.fullmatch(r"\d+(\.\d+)?", s):  # a serial or 20200715 stored as text
         return _serial_or_compact(float(s))
     for pattern in _DATE_PATTERNS:
@@ -153,8 +220,9 @@ def parse_datetime(value: Any) -> tuple[datetime | None, bool]:
         base = datetime(1899, 12, 30) + timedelta(days=value)
         return base.replace(microsecond=0), True
     if isinstance(value, str):
-        m = _DATETIME_PATTERN.match(text(value) or "")
-        if m:
+        s = text(value) or ""
+        m = _DATETIME_PATTERN.match(s)
+        if m and any(p.match(s) for p in _DATE_PATTERNS):
             try:
                 return datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)),
                                 int(m.group(4)), int(m.group(5)), int(m.group(6) or 0)), True
@@ -171,9 +239,11 @@ def year_of(value: Any) -> tuple[int | None, bool]:
     if is_blank(value):
         return None, True
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if 1800 <= value <= 2100:
+        if 1800 <= value <= 2100 and float(value).is_integer():
             return int(value), True
-    s = text(value) or ""
+    s = text(value)
+    if s is None:
+        return None, True
     m = re.match(r"^(\d{4})(?:年|$|[-/.](\d{1,2}))", s)
     if m and 1800 <= int(m.group(1)) <= 2100:
         return int(m.group(1)), True
@@ -182,9 +252,22 @@ def year_of(value: Any) -> tuple[int | None, bool]:
 
 
 def phone(value: Any) -> str | None:
-    """A phone number without spaces (full-width digits made half-width)."""
+    """A phone number as one string without spaces: full-width digits made half-width, a
+    bracketed area code and a country code +86 taken off, an extension kept as ``-1234``.
+    A cell holding one number and some words (``13812345678（办）``) gives the number; a cell
+    that holds no recognisable number is returned cleaned, so the quality rule can show it."""
     s = key(value)
-    return s or None
+    if not s:
+        return None
+    s = _AREA_CODE_IN_BRACKETS.sub(r"\1-", s)
+    s = _EXTENSION.sub(r"-\1", s)
+    s = _COUNTRY_CODE.sub("", s)
+    if MOBILE_RE.match(s) or LANDLINE_RE.match(s):
+        return s
+    found = _PHONE_IN_TEXT.findall(s)
+    if len(found) == 1 and not re.search(r"\d", _PHONE_IN_TEXT.sub("", s)):
+        return found[0]
+    return s
 
 
 def is_valid_phone(value: str | None) -> bool:
@@ -196,10 +279,12 @@ def split_person_phone(value: Any) -> tuple[str | None, str | None]:
     s = text(value)
     if not s:
         return None, None
-    m = _PHONE_IN_TEXT.search(s.replace(" ", ""))
+    compact = _AREA_CODE_IN_BRACKETS.sub(r"\1-", s.replace(" ", ""))
+    m = _PHONE_IN_TEXT.search(compact)
     if not m:
         return s, None
     number = m.group(1)
-    rest = s.replace(" ", "").replace(number, "")
+    rest = compact.replace(number, "", 1)
+    rest = re.sub(r"(电话|手机|联系电话|联系方式|Tel|TEL)", "", rest)
     rest = re.sub(r"[()（）:：,，;；/、\-]+", " ", rest).strip() or None
     return rest, number

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -52,7 +51,7 @@ def ingest(s: RunSettings) -> dict[str, Any]:
     targets = load_targets(targets_file(s.inputs_dir, programme.year), programme.province)
     plan = load_plan(plan_file(s.inputs_dir, programme.year), programme.province,
                      list(targets.frame.city))
-    export = load_export(snapshot, programme.province)
+    export = load_export(snapshot, programme.province, list(targets.frame.city))
     work = work_dir(s)
     if work.exists():
         shutil.rmtree(work)
@@ -66,10 +65,8 @@ def ingest(s: RunSettings) -> dict[str, Any]:
         "snapshot": _snapshot_meta(export),
         "plan": {"name": plan.table.path.name, "sha256": plan.sha256},
         "targets": {"name": targets.table.path.name, "sha256": targets.sha256},
-        "export_table": {"header_row": export.table.header_row,
-                         "unknown_columns": export.table.unknown_columns,
-                         "columns": export.table.columns,
-                         "skipped": [asdict(x) for x in export.table.skipped]},
+        "export_table": export.meta(),
+        "plan_table": plan.meta(),
         "rows_read": export.table.rows_read,
     }
     (work / "landing.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
@@ -144,9 +141,11 @@ def reference_month(engine: Engine, s: RunSettings, programme: Programme,
             and current["plan_sha256"] == plan.sha256 and current["targets_sha256"] == targets.sha256):
         return wh.read_month(engine, "monthly_records", str(month))
     log.info("loading %s from %s as the previous month", month, snapshot.name)
-    export = load_export(snapshot, programme.province)
+    export = load_export(snapshot, programme.province, list(targets.frame.city))
     result = quality.evaluate(export.frame, plan.frame, targets.frame, snapshot.taken_on,
-                              previous=None, suite_name=f"monthly_export_{month}")
+                              previous=None, suite_name=f"monthly_export_{month}",
+                              file_findings=quality.summary_findings(export.meta())
+                              + quality.summary_findings(plan.meta()))
     quarantine = quality.quarantine_frame(export.frame, result)
     meta = {"snapshot": _snapshot_meta(export), "plan": {"sha256": plan.sha256},
             "targets": {"sha256": targets.sha256}}
@@ -158,11 +157,12 @@ def reference_month(engine: Engine, s: RunSettings, programme: Programme,
     return wh.read_month(engine, "monthly_records", str(month))
 
 
-def _previous_rule_counts(engine: Engine, month: Month) -> dict[str, int] | None:
-    load = _current_load(engine, month)
-    if load is None:
+def _previous_summary(engine: Engine, month: Month) -> dict[str, Any] | None:
+    """Last month's rule counts and quarantined rows per city, for the quality report."""
+    if _current_load(engine, month) is None:
         return None
-    return qr.rule_counts(wh.read_month(engine, "quality_findings", str(month)))
+    return qr.month_summary(wh.read_month(engine, "quality_findings", str(month)),
+                            wh.read_month(engine, "monthly_records", str(month)))
 
 
 def check_quality(s: RunSettings) -> dict[str, Any]:
@@ -174,16 +174,18 @@ def check_quality(s: RunSettings) -> dict[str, Any]:
     previous = reference_month(engine, s, programme, month.previous())
     snapshot_date = date.fromisoformat(meta["snapshot"]["date"])
     result = quality.evaluate(export, plan, targets, snapshot_date, previous,
-                              suite_name=f"monthly_export_{month}")
+                              suite_name=f"monthly_export_{month}",
+                              file_findings=quality.summary_findings(meta["export_table"])
+                              + quality.summary_findings(meta.get("plan_table")))
     book = quality.load_rules()
     quarantine = quality.quarantine_frame(export, result, book)
     with engine.begin() as conn:
         _load_month(conn, programme, month, "full", targets, plan, export, result, quarantine, meta)
     staging = outputs.fresh_staging(s.output_dir, s.month)
-    qr.write_quarantine_csv(staging / "quarantine.csv", quarantine)
-    qr.write_report(staging, month, export, result, quarantine, book, meta["export_table"],
+    qr.write_report(staging, month, export, plan, result, quarantine, book,
+                    list(targets.city), meta["export_table"], meta.get("plan_table"),
                     {**meta["snapshot"], "date": snapshot_date},
-                    _previous_rule_counts(engine, month.previous()))
+                    _previous_summary(engine, month.previous()))
     summary = {"report_month": s.month, "rows_read": result.rows_read,
                "rows_accepted": result.rows_accepted,
                "rows_quarantined": result.rows_quarantined,

@@ -1,11 +1,14 @@
 """Readers of the three input tables: annual targets (附件1), the plan registry (附件2) and
 the monthly export of the management system.
 
-Real files carry title rows above the header, merged title cells, stamp and 注 lines, trailing
-合计 rows, blank rows and several encodings. A reader finds the header row by the header alias
-table (``include/config/header_aliases.yaml``), keeps every data row with its source row number
-(as a person sees it in Excel or in a text editor) and lists what it skipped and why, so that
-nothing disappears silently.
+Real files carry title rows above the header, merged cells, stamp and 注 lines, trailing 合计
+rows, blank rows, repeated header rows, two-row headers and several encodings. A reader finds
+the header row by the header alias table (``include/config/header_aliases.yaml``), keeps every
+data row with its source row number (as a person sees it in Excel or in a text editor) and lists
+every other non-blank row with the reason it is not a record, so that nothing disappears
+silently: non-blank rows below the header = records + rows listed as skipped, checked on every
+read. Everything a reader refuses raises :class:`InputFileError` naming the file and the column,
+sheet or row. The rules are documented in ``docs/data-contract.md``.
 """
 from __future__ import annotations
 
@@ -25,11 +28,22 @@ from .errors import InputFileError
 
 #: how far down a sheet the header row may be
 HEADER_SEARCH_ROWS = 30
-_SUMMARY_WORDS = ("合计", "总计", "小计", "全省合计", "总合计")
-_NOTE_PREFIXES = ("注", "备注", "说明", "填表说明")
-CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+#: lines of a csv file used to choose its delimiter
+DELIMITER_SAMPLE_LINES = 60
+CSV_DELIMITERS = (",", "\t", ";", "|")
+KINDS = {"targets": "目标任务表（附件1）", "plan": "计划项目汇总表（附件2）", "export": "管理系统导出表"}
+
+_SUMMARY_WORDS = frozenset({"合计", "总计", "小计", "全省合计", "总合计", "本页小计", "本页合计"})
+_NOTE_PREFIXES = ("注", "备注", "说明", "填表说明", "填表人", "填报人", "制表人", "制表", "审核人",
+                  "负责人", "单位负责人", "分管领导", "联系人", "联系电话", "填报单位", "填报日期")
 # the second and later lines of a 注 block: "2、…", "(2)…", "二、…" with text after them
 _NUMBERED_NOTE = re.compile(r"^(\d{1,2}|[一二三四五六七八九十]{1,2}|\(\d{1,2}\))[、.．:：].{8,}")
+_COUNT = re.compile(r"^共?(\d+)(个|项|条)(小区|项目|记录)?$")
+_HEADER_MARKS = re.compile(r"[*※]")
+_BRACKETED = re.compile(r"\([^)]*\)")
+
+_ZIP = b"PK\x03\x04"
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 @dataclass(frozen=True)
@@ -43,17 +57,45 @@ class FieldSpec:
         return self.headers[0]
 
 
+@dataclass(frozen=True)
+class TableSpec:
+    kind: str
+    identity: tuple[str, ...]
+    fields: tuple[FieldSpec, ...]
+
+    def field(self, key: str) -> FieldSpec:
+        for f in self.fields:
+            if f.key == key:
+                return f
+        raise KeyError(key)
+
+
 @lru_cache(maxsize=None)
-def header_aliases(kind: str, config_dir: Path | None = None) -> tuple[FieldSpec, ...]:
+def table_spec(kind: str, config_dir: Path | None = None) -> TableSpec:
     path = (config_dir or paths.config_dir()) / "header_aliases.yaml"
     with path.open(encoding="utf-8") as f:
         data = yaml.safe_load(f)
     if kind not in data:
         raise KeyError(f"{path}: no section {kind!r}")
-    return tuple(
-        FieldSpec(key=k, headers=tuple(v["headers"]), required=bool(v.get("required", False)))
-        for k, v in data[kind].items()
-    )
+    section = data[kind]
+    fields = tuple(
+        FieldSpec(key=k, headers=tuple(str(h) for h in v["headers"]),
+                  required=bool(v.get("required", False)))
+        for k, v in section["fields"].items())
+    identity = tuple(section.get("identity") or ())
+    unknown = set(identity) - {f.key for f in fields}
+    if unknown:
+        raise ValueError(f"{path}: {kind}.identity names unknown fields {sorted(unknown)}")
+    return TableSpec(kind, identity, fields)
+
+
+def header_aliases(kind: str, config_dir: Path | None = None) -> tuple[FieldSpec, ...]:
+    return table_spec(kind, config_dir).fields
+
+
+def header_key(cell: Any) -> str:
+    """How a header cell is compared with the alias table: NFKC, no whitespace, no * or ※."""
+    return _HEADER_MARKS.sub("", nz.key(cell))
 
 
 @lru_cache(maxsize=None)
@@ -61,14 +103,25 @@ def _alias_index(kind: str) -> dict[str, str]:
     index: dict[str, str] = {}
     for spec in header_aliases(kind):
         for h in spec.headers:
-            index[nz.key(h)] = spec.key
+            k = header_key(h)
+            if index.get(k, spec.key) != spec.key:
+                raise ValueError(f"header_aliases.yaml: {h!r} is listed for {index[k]!r} and {spec.key!r}")
+            index[k] = spec.key
     return index
 
 
 @dataclass
 class SkippedRow:
     row: int
-    reason: str      # "blank", "summary" (合计), "note" (注), "title"
+    reason: str      # "title", "header" (repeated), "summary" (合计), "note" (注), "no_data"
+    text: str
+
+
+@dataclass
+class SummaryRow:
+    """A 合计 line, its cells by field, for the cross-check against the records."""
+    row: int
+    cells: dict[str, Any]
     text: str
 
 
@@ -79,76 +132,202 @@ class Table:
     path: Path
     kind: str
     sheet: str | None
-    header_row: int
+    header_row: int                               # first header row (1-based)
     columns: dict[str, str]                       # field key -> header as written in the file
     unknown_columns: list[str]
     records: list[dict[str, Any]]                 # each has "source_row" plus field keys
     skipped: list[SkippedRow] = field(default_factory=list)
     encoding: str | None = None
+    header_rows: int = 1                          # 2 for a two-row header
+    delimiter: str | None = None
+    absent_optional: list[str] = field(default_factory=list)
+    summary_rows: list[SummaryRow] = field(default_factory=list)
+    blank_rows: int = 0
+    ignored_sheets: list[str] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
         return len(self.records)
 
+    @property
+    def first_data_row(self) -> int:
+        return self.header_row + self.header_rows
+
 
 # --------------------------------------------------------------------------- raw grids
 
-def _read_csv_grid(path: Path) -> tuple[list[list[Any]], str]:
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _decode_csv(path: Path, data: bytes) -> tuple[str, str]:
+    """The text of a csv file and the encoding it was read with: a BOM decides (UTF-8, UTF-16);
+    otherwise UTF-8 when the bytes are valid UTF-8, else GB18030 (a superset of GBK)."""
+    if data.startswith(_ZIP):
+        raise InputFileError(path, "this is an xlsx workbook (a zip file) named .csv; rename it to .xlsx")
+    if data.startswith(_OLE2):
+        raise InputFileError(path, "this is an Excel 97-2003 workbook (.xls) named .csv; "
+                                   "save it as .xlsx or as csv")
+    if data.startswith(b"\xef\xbb\xbf"):
+        encodings = ["utf-8-sig"]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings = ["utf-16"]
+    else:
+        encodings = ["utf-8", "gb18030"]
+    errors = []
+    for encoding in encodings:
+        try:
+            content = data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            errors.append(f"not {encoding.upper()} (byte 0x{data[exc.start]:02x} at offset "
+                          f"{exc.start}, line {_line_of(data, exc.start)})")
+            continue
+        if "\x00" in content:
+            raise InputFileError(path, f"contains NUL bytes when read as {encoding.upper()}; "
+                                       "it is not a text (csv) file")
+        return content, encoding
+    raise InputFileError(path, "cannot be decoded: " + "; ".join(errors)
+                         + ". Save it as UTF-8 or GBK csv")
+
+
+def _parse_csv(content: str, delimiter: str, limit: int | None = None) -> list[list[Any]]:
+    lines = io.StringIO(content, newline="")
+    if limit is not None:
+        lines = io.StringIO("".join(content.splitlines(keepends=True)[:limit]), newline="")
+    return [row for row in csv.reader(lines, delimiter=delimiter)]
+
+
+def _read_csv_grid(path: Path, kind: str) -> tuple[list[list[Any]], str, str]:
     data = path.read_bytes()
     if not data.strip():
         raise InputFileError(path, "the file is empty")
-    for encoding in CSV_ENCODINGS:
+    content, encoding = _decode_csv(path, data)
+    if not content.strip().strip("\ufeff"):
+        raise InputFileError(path, "the file is empty")
+    # the delimiter is the one under which the header matches the most fields (a sniffer is
+    # easily fooled by title lines and by commas inside Chinese text)
+    best, best_score = ",", -1
+    for delimiter in CSV_DELIMITERS:
         try:
-            content = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
+            sample = _parse_csv(content, delimiter, DELIMITER_SAMPLE_LINES)
+        except csv.Error:
             continue
-    else:  # pragma: no cover - gb18030 decodes any byte string
-        raise InputFileError(path, "cannot decode the file as UTF-8 or GB18030/GBK")
-    sample = content[:4096]
+        found = _find_header(sample, kind)
+        score = len(set(found[1].values())) if found else 0
+        if score > best_score:
+            best, best_score = delimiter, score
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
-    return [row for row in csv.reader(io.StringIO(content), delimiter=delimiter)], encoding
+        grid = _parse_csv(content, best)
+    except csv.Error as exc:
+        raise InputFileError(path, f"is not a well-formed csv file ({exc})") from exc
+    return grid, encoding, best
 
 
-def _read_xlsx_sheets(path: Path) -> list[tuple[str, list[list[Any]]]]:
-    from python_calamine import CalamineError, CalamineWorkbook  # noqa: PLC0415
+@dataclass
+class _Sheet:
+    name: str | None
+    visible: bool
+    grid: list[list[Any]]
 
+
+def _fill_merged(grid: list[list[Any]], ranges) -> None:
+    """A merged range shows its top-left value in every cell it covers: give each cell that
+    value (a 市州 merged down a city's rows belongs to each of them)."""
+    for (r0, c0), (r1, c1) in ranges or ():
+        if r0 >= len(grid) or c0 >= len(grid[r0]):
+            continue
+        value = grid[r0][c0]
+        for r in range(r0, min(r1, len(grid) - 1) + 1):
+            row = grid[r]
+            for c in range(c0, min(c1, len(row) - 1) + 1):
+                row[c] = value
+
+
+def _read_xlsx_sheets(path: Path) -> list[_Sheet]:
+    from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum  # noqa: PLC0415
+
+    with path.open("rb") as f:
+        head = f.read(512)
+    if not head.strip():
+        raise InputFileError(path, "the file is empty")
+    if not head.startswith(_ZIP):
+        if head.startswith(_OLE2):
+            why = "an Excel 97-2003 workbook (.xls) named .xlsx; save it as .xlsx"
+        elif head.lstrip().startswith(b"<"):
+            why = ("an HTML or XML page named .xlsx (some systems export web tables this way); "
+                   "open it in Excel and save it as .xlsx")
+        else:
+            why = "not an xlsx workbook (it looks like a text file; if it is csv, name it .csv)"
+        raise InputFileError(path, why)
     try:
         wb = CalamineWorkbook.from_path(str(path))
     except (CalamineError, OSError, ValueError) as exc:
         raise InputFileError(path, f"not a readable xlsx workbook ({exc})") from exc
     sheets = []
-    for name in wb.sheet_names:
+    for meta in wb.sheets_metadata:
         try:
-            grid = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            sheet = wb.get_sheet_by_name(meta.name)
+            grid = sheet.to_python(skip_empty_area=False)
+            _fill_merged(grid, sheet.merged_cell_ranges)
         except (CalamineError, ValueError) as exc:
-            raise InputFileError(path, f"sheet {name!r} cannot be read ({exc})") from exc
-        sheets.append((name, grid))
+            raise InputFileError(path, f"sheet {meta.name!r} cannot be read ({exc})") from exc
+        sheets.append(_Sheet(meta.name, meta.visible == SheetVisibleEnum.Visible, grid))
     return sheets
 
 
-# --------------------------------------------------------------------------- header and rows
+# --------------------------------------------------------------------------- header
+
+def _cell(cells: list[Any], col: int) -> Any:
+    return cells[col] if col < len(cells) else None
+
 
 def _match_header(cells: list[Any], kind: str) -> dict[int, str]:
     index = _alias_index(kind)
     found: dict[int, str] = {}
     for i, cell in enumerate(cells):
-        k = nz.key(cell)
+        k = header_key(cell)
         if k in index:
             found[i] = index[k]
     return found
 
 
-def _find_header(grid: list[list[Any]], kind: str) -> tuple[int, dict[int, str]] | None:
-    best: tuple[int, dict[int, str]] | None = None
+def _combine(grid: list[list[Any]], r: int, upper: dict[int, str], kind: str) -> dict[int, str] | None:
+    """A second header row under row ``r`` (the sub-headers of a grouped header such as
+    资金来源 → 中央补助资金 …): its matches, merged into the upper row's, or None when the row
+    below is not a header row (it holds values under the upper row's columns)."""
+    if r + 1 >= len(grid):
+        return None
+    below, lower_cells, upper_cells = _match_header(grid[r + 1], kind), grid[r + 1], grid[r]
+    if not below or not (set(below.values()) - set(upper.values())):
+        return None
+    for col in upper:
+        if col in below:
+            continue
+        value = _cell(lower_cells, col)
+        if not nz.is_blank(value) and header_key(value) != header_key(_cell(upper_cells, col)):
+            return None
+    combined = dict(upper)
+    combined.update(below)
+    return combined
+
+
+def _find_header(grid: list[list[Any]], kind: str) -> tuple[int, dict[int, str], int] | None:
+    """(row index, column → field, number of header rows) of the best header in the first
+    rows: the most fields matched; at least two."""
+    best: tuple[int, dict[int, str], int] | None = None
+    best_score = 1
     for r, cells in enumerate(grid[:HEADER_SEARCH_ROWS]):
         found = _match_header(cells, kind)
-        if len(set(found.values())) >= 2 and (best is None or len(found) > len(best[1])):
-            best = (r, found)
+        if not found:
+            continue
+        options = [(found, 1)]
+        combined = _combine(grid, r, found, kind)
+        if combined:
+            options.insert(0, (combined, 2))
+        for mapping, rows in options:
+            score = len(set(mapping.values()))
+            if score > best_score:
+                best, best_score = (r, mapping, rows), score
     return best
 
 
@@ -157,85 +336,195 @@ def _as_written(cell: Any) -> str:
     return "" if nz.is_blank(cell) else str(cell).strip()
 
 
+def _column_letter(col: int) -> str:
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
 def _row_text(cells: list[Any]) -> str:
-    return " ".join(nz.text(c) or "" for c in cells if not nz.is_blank(c)).strip()
+    out: list[str] = []
+    for c in cells:
+        t = nz.text(c) if not nz.is_blank(c) else None
+        if t and (not out or out[-1] != t):  # a merged cell is repeated across its range
+            out.append(t)
+    return " ".join(out)
 
 
-def _classify(cells: list[Any]) -> str | None:
-    """Why a row below the header is not a record, or None when it is one."""
-    values = [c for c in cells if not nz.is_blank(c)]
-    if not values:
-        return "blank"
-    first = [nz.key(v) for v in values[:3]]
-    if any(v in _SUMMARY_WORDS or v.startswith(("合计", "总计")) for v in first):
+def _missing_hint(spec: FieldSpec, labels: list[str]) -> str:
+    """A column of the file that looks like the missing one apart from its bracketed unit."""
+    wanted = {_BRACKETED.sub("", header_key(h)) for h in spec.headers}
+    near = [lab for lab in labels if _BRACKETED.sub("", header_key(lab)) in wanted]
+    return f" (the file has a column {near[0]!r}: another unit?)" if near else ""
+
+
+# --------------------------------------------------------------------------- rows
+
+def _summary_like(k: str) -> bool:
+    return (k in _SUMMARY_WORDS or k.startswith(("合计", "总计"))
+            or (k.endswith(("小计", "合计", "总计")) and len(k) <= 12))
+
+
+def _classify(cells: list[Any], identity_cols: list[int], data_cols: list[int],
+              header_keys: dict[int, str]) -> str | None:
+    """Why a non-blank row below the header is not a record, or None when it is one."""
+    keys: list[str] = []
+    for c in cells:  # a merged cell repeats its value across its range: count it once
+        k = nz.key(c) if not nz.is_blank(c) else ""
+        if k and (not keys or keys[-1] != k):
+            keys.append(k)
+    identity = [nz.key(_cell(cells, c)) for c in identity_cols]
+    identity = [k for k in identity if k]
+    same_as_header = sum(1 for c, h in header_keys.items() if header_key(_cell(cells, c)) == h)
+    if header_keys and same_as_header >= max(2, len(header_keys) // 2):
+        return "header"
+    if any(_summary_like(k) for k in keys[:3]) and all(_summary_like(k) or _COUNT.match(k)
+                                                        for k in identity):
         return "summary"
-    if len(values) <= 2 and (first[0].startswith(_NOTE_PREFIXES) or _NUMBERED_NOTE.match(first[0])):
+    first = keys[0] if keys else ""
+    if (len(keys) <= 2 and (first.startswith(_NOTE_PREFIXES) or _NUMBERED_NOTE.match(first))
+            and all(k == first for k in identity)):
         return "note"
+    if all(nz.is_blank(_cell(cells, c)) for c in data_cols):
+        return "no_data"
     return None
 
 
-def _table_from_grid(path: Path, kind: str, sheet: str | None, grid: list[list[Any]],
-                     header: tuple[int, dict[int, str]], encoding: str | None) -> Table:
-    header_index, mapping = header
-    header_cells = grid[header_index]
+def _table_from_grid(path: Path, kind: str, sheet: _Sheet,
+                     header: tuple[int, dict[int, str], int], encoding: str | None,
+                     delimiter: str | None) -> Table:
+    spec = table_spec(kind)
+    grid = sheet.grid
+    header_index, mapping, header_rows = header
+    head = grid[header_index:header_index + header_rows]
+
+    def label(col: int) -> str:
+        for cells in reversed(head):
+            written = _as_written(_cell(cells, col))
+            if written:
+                return written
+        return ""
+
     by_field: dict[str, list[int]] = {}
-    for col, key in mapping.items():
+    for col, key in sorted(mapping.items()):
         by_field.setdefault(key, []).append(col)
     duplicated = {k: cols for k, cols in by_field.items() if len(cols) > 1}
     if duplicated:
         k, cols = next(iter(duplicated.items()))
-        written = ", ".join(repr(nz.text(header_cells[c])) for c in cols)
-        raise InputFileError(path, f"columns {written} are all read as {k!r}; keep one")
-    specs = header_aliases(kind)
-    missing = [s.canonical for s in specs if s.required and s.key not in by_field]
+        written = ", ".join(f"{label(c)!r} (column {_column_letter(c)})" for c in cols)
+        raise InputFileError(path, f"{written} are all read as {spec.field(k).canonical}; keep one")
+    width = max((len(r) for r in grid), default=0)
+    unknown_cols = [c for c in range(width) if c not in mapping]
+    labels = [label(c) for c in unknown_cols if label(c)]
+    missing = [s for s in spec.fields if s.required and s.key not in by_field]
     if missing:
-        where = f" (sheet {sheet!r})" if sheet else ""
+        where = f" (sheet {sheet.name!r})" if sheet.name else ""
+        names = ", ".join(s.canonical + _missing_hint(s, labels) for s in missing)
+        rows = f"{header_index + 1}" + (f"–{header_index + header_rows}" if header_rows > 1 else "")
         raise InputFileError(
-            path, f"required column{'s' if len(missing) > 1 else ''} missing{where}: "
-                  f"{', '.join(missing)} (header found on row {header_index + 1})")
-    columns = {key: _as_written(header_cells[cols[0]]) for key, cols in by_field.items()}
-    unknown = [_as_written(c) for i, c in enumerate(header_cells)
-               if i not in mapping and not nz.is_blank(c)]
+            path, f"required column{'s' if len(missing) > 1 else ''} missing{where}: {names} "
+                  f"(header found on row {rows})")
+    columns = {key: label(cols[0]) for key, cols in by_field.items()}
+    identity_cols = [by_field[k][0] for k in spec.identity if k in by_field]
+    data_cols = [cols[0] for k, cols in by_field.items() if k != "seq"]
+    header_keys = {c: header_key(_cell(head[-1], c)) or header_key(_cell(head[0], c)) for c in mapping}
     skipped = [SkippedRow(r + 1, "title", _row_text(cells))
                for r, cells in enumerate(grid[:header_index]) if _row_text(cells)]
     records: list[dict[str, Any]] = []
-    for r in range(header_index + 1, len(grid)):
+    summary_rows: list[SummaryRow] = []
+    unlabelled_with_data: set[int] = set()
+    blank = nonblank_rows = 0
+    for r in range(header_index + header_rows, len(grid)):
         cells = grid[r]
-        reason = _classify(cells)
+        if all(nz.is_blank(c) for c in cells):
+            blank += 1
+            continue
+        nonblank_rows += 1
+        reason = _classify(cells, identity_cols, data_cols, header_keys)
         if reason:
-            if reason != "blank":
-                skipped.append(SkippedRow(r + 1, reason, _row_text(cells)))
+            skipped.append(SkippedRow(r + 1, reason, _row_text(cells)))
+            if reason == "summary":
+                summary_rows.append(SummaryRow(
+                    r + 1, {k: _cell(cells, cols[0]) for k, cols in by_field.items()},
+                    _row_text(cells)))
             continue
         rec: dict[str, Any] = {"source_row": r + 1}
         for key, cols in by_field.items():
-            col = cols[0]
-            rec[key] = cells[col] if col < len(cells) else None
+            value = _cell(cells, cols[0])
+            rec[key] = None if isinstance(value, str) and value == "" else value
         records.append(rec)
-    return Table(path=path, kind=kind, sheet=sheet, header_row=header_index + 1,
-                 columns=columns, unknown_columns=unknown, records=records,
-                 skipped=skipped, encoding=encoding)
+        for c in unknown_cols:
+            if c < len(cells) and not nz.is_blank(cells[c]) and not label(c):
+                unlabelled_with_data.add(c)
+    below = [s for s in skipped if s.reason != "title"]
+    if nonblank_rows != len(records) + len(below):  # pragma: no cover - the invariant itself
+        raise RuntimeError(f"{path}: {nonblank_rows} rows below the header but {len(records)} "
+                           f"records + {len(below)} skipped")
+    unknown = [label(c) for c in unknown_cols if label(c)]
+    unknown += [f"{_column_letter(c)}列（无表头）" for c in sorted(unlabelled_with_data)]
+    absent = [s.canonical for s in spec.fields if not s.required and s.key not in by_field
+              and s.key != "seq"]
+    return Table(path=path, kind=kind, sheet=sheet.name, header_row=header_index + 1,
+                 columns=columns, unknown_columns=unknown, records=records, skipped=skipped,
+                 encoding=encoding, header_rows=header_rows, delimiter=delimiter,
+                 absent_optional=absent, summary_rows=summary_rows, blank_rows=blank)
+
+
+def _has_content(grid: list[list[Any]]) -> bool:
+    return any(not nz.is_blank(c) for row in grid for c in row)
 
 
 def read_table(path: Path, kind: str) -> Table:
-    """Read one input table of ``kind`` ("targets", "plan" or "export") from xlsx or csv."""
+    """Read one input table of ``kind`` ("targets", "plan" or "export") from xlsx or csv.
+
+    The table is taken from the one visible sheet whose header holds every required column;
+    a workbook with two such sheets is refused (which one is the export is not ours to guess),
+    and hidden sheets are never read."""
     path = Path(path)
+    spec = table_spec(kind)
     if not path.is_file():
         raise InputFileError(path, "file not found")
     suffix = path.suffix.lower()
+    encoding = delimiter = None
     if suffix == ".csv":
-        grid, encoding = _read_csv_grid(path)
-        sheets = [(None, grid)]
+        grid, encoding, delimiter = _read_csv_grid(path, kind)
+        sheets = [_Sheet(None, True, grid)]
     elif suffix == ".xlsx":
-        sheets, encoding = _read_xlsx_sheets(path), None
+        sheets = _read_xlsx_sheets(path)
     else:
         raise InputFileError(path, f"unsupported file type {suffix!r} (expected .xlsx or .csv)")
-    if all(not any(not nz.is_blank(c) for c in row) for _, grid in sheets for row in grid):
-        raise InputFileError(path, "the file is empty")
-    for sheet, grid in sheets:
-        header = _find_header(grid, kind)
-        if header:
-            return _table_from_grid(path, kind, sheet, grid, header, encoding)
-    names = ", ".join(repr(s) for s, _ in sheets if s is not None)
-    canon = ", ".join(s.canonical for s in header_aliases(kind) if s.required)
-    where = f" in any sheet ({names})" if names else ""
-    raise InputFileError(path, f"no header row with the expected columns ({canon}){where}")
+    if not any(_has_content(s.grid) for s in sheets):
+        raise InputFileError(path, "the file is empty (no cell has a value)")
+    complete, partial, hidden = [], [], []
+    required = {s.key for s in spec.fields if s.required}
+    for sheet in sheets:
+        header = _find_header(sheet.grid, kind)
+        if not header:
+            continue
+        if not sheet.visible:
+            hidden.append(sheet.name)
+            continue
+        fields = set(header[1].values())
+        (complete if required <= fields else partial).append((sheet, header, len(fields)))
+    ignored = [s.name for s in sheets if s.name not in {c[0].name for c in complete}]
+    if len(complete) > 1:
+        names = "、".join(repr(c[0].name) for c in complete)
+        raise InputFileError(path, f"sheets {names} all hold a {KINDS[kind]}; "
+                                   "keep the table on one sheet")
+    if complete:
+        sheet, header, _ = complete[0]
+        table = _table_from_grid(path, kind, sheet, header, encoding, delimiter)
+        table.ignored_sheets = [n for n in ignored if n is not None]
+        return table
+    if partial:
+        sheet, header, _ = max(partial, key=lambda p: p[2])
+        _table_from_grid(path, kind, sheet, header, encoding, delimiter)  # raises: names what is missing
+    names = ", ".join(repr(s.name) for s in sheets if s.name is not None)
+    canon = ", ".join(s.canonical for s in spec.fields if s.required)
+    where = f" in any visible sheet ({names})" if names else ""
+    note = (f"; sheet{'s' if len(hidden) > 1 else ''} {', '.join(map(repr, hidden))} "
+            "hold such a table but are hidden: unhide the right one") if hidden else ""
+    raise InputFileError(path, f"no header row with the expected columns ({canon}){where}{note}")

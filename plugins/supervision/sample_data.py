@@ -510,7 +510,8 @@ def generate(folder: Path, seed: int = 2020, communities: int = 1000) -> dict:
         rows = _export_rows(mrng, records, xlsx=encoding is None)
         title = [["湖南智慧住建平台-城镇老旧小区改造管理系统 项目信息导出"],
                  [f"导出时间：{taken.isoformat()} 07:30:00"]]
-        planned_total = sum(r["planned"] if isinstance(r["planned"], float) else 0 for r in records)
+        # the system's 合计 adds every record's 计划总投资, those written as text too
+        planned_total = sum(float(str(r["planned"]).removesuffix("万元")) for r in records)
         footer = [[], ["合计", None, None, None, None, None, f"{len(records)}个小区", None, None, None,
                        None, None, None, None, None, None, round(planned_total, 2)]]
         name = f"湖南省老旧小区改造项目导出_{taken.isoformat()}"

@@ -7,13 +7,14 @@ previous state.
 from __future__ import annotations
 
 import math
+import re
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 
 from . import paths
 
@@ -58,10 +59,32 @@ def connect(url: str | None = None) -> Engine:
     return engine
 
 
+_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
+_COLUMN = re.compile(r"^\s+(\w+)\s+(?:TEXT|INTEGER|BIGINT|BOOLEAN|DOUBLE)\b", re.MULTILINE)
+
+
+class SchemaError(RuntimeError):
+    """The warehouse holds a table created by an older version of the DDL."""
+
+
 def create_schema(engine: Engine) -> None:
+    """Create the tables that are missing; refuse a table that lacks a column of the DDL (a
+    warehouse created by an older version: CREATE TABLE IF NOT EXISTS would not add it)."""
     with engine.begin() as conn:
         for _name, statement in ddl_statements():
             conn.execute(text(statement))
+        inspector = inspect(conn)
+        for _name, statement in ddl_statements():
+            table = _CREATE.search(statement)
+            if not table:
+                continue
+            have = {c["name"] for c in inspector.get_columns(table.group(1))}
+            missing = [c for c in _COLUMN.findall(statement) if c not in have]
+            if missing:
+                raise SchemaError(
+                    f"warehouse table {table.group(1)} lacks the columns {', '.join(missing)}: it "
+                    "was created by an older version of include/sql/ddl; recreate the warehouse "
+                    "(for the local default: delete var/warehouse.db) or add the columns")
 
 
 @contextmanager

@@ -27,6 +27,9 @@ def test_blank_is_empty_and_fine(cell):
 def test_datetime_keeps_the_time():
     assert nz.parse_datetime("2020-07-15 10:30:05") == (datetime(2020, 7, 15, 10, 30, 5), True)
     assert nz.parse_datetime("2020/7/15") == (datetime(2020, 7, 15), True)
+    assert nz.parse_datetime("2020年7月15日 10时30分") == (datetime(2020, 7, 15, 10, 30), True)
+    assert nz.parse_datetime("2020-07-15T10:30:00+08:00") == (datetime(2020, 7, 15, 10, 30), True)
+    assert nz.parse_datetime("2020-07-15 10:30 待定") == (None, False)
 
 
 @pytest.mark.parametrize("cell, yuan", [
@@ -44,8 +47,42 @@ def test_unreadable_money(cell):
 
 def test_integers_reject_fractions_and_accept_fullwidth():
     assert nz.integer("１２０") == (120, True)
-    assert nz.integer("120户") == (120, True)
+    assert nz.households("120户") == (120, True)
+    assert nz.buildings("4幢") == (4, True)
+    assert nz.elevators("2部") == (2, True)
+    assert nz.integer("120户") == (None, False)  # a unit is accepted only where it belongs
     assert nz.integer(12.5) == (None, False)
+    assert nz.integer("120.0") == (120, True)
+
+
+@pytest.mark.parametrize("cell", ["120000元", "12.3亿", "12.3万", "约100", "1e5", "#N/A", True])
+def test_money_in_another_unit_or_approximate_is_unreadable_not_rescaled(cell):
+    assert nz.money_yuan(cell) == (None, False)
+
+
+@pytest.mark.parametrize("cell, value", [("1.25", 1.25), ("1.25万平方米", 1.25), ("1.25万㎡", 1.25)])
+def test_area_in_ten_thousand_square_metres(cell, value):
+    assert nz.area(cell) == (value, True)
+
+
+@pytest.mark.parametrize("cell", ["12500㎡", "12500平方米"])
+def test_area_in_square_metres_is_unreadable(cell):
+    assert nz.area(cell) == (None, False)
+
+
+@pytest.mark.parametrize("cell", ["—", "——", "-", "/", "无", "暂无", "N/A", " － "])
+def test_placeholders_mean_nothing(cell):
+    assert nz.text(cell) is None
+    assert nz.parse_date(cell) == (None, True)
+    assert nz.money_yuan(cell) == (None, True)
+
+
+def test_text_forced_by_excel_and_invisible_characters():
+    assert nz.text('="00123"') == "00123"
+    assert nz.text("'00123") == "00123"
+    assert nz.text("粮食局\u200b宿舍\ufeff") == "粮食局宿舍"
+    assert nz.key("粮食局\u00a0宿舍") == "粮食局宿舍"
+    assert nz.money_yuan("\u22123") == (-30000, True)  # a typographic minus
 
 
 def test_matching_key_removes_width_and_space():
@@ -65,8 +102,19 @@ def test_person_and_phone_in_one_cell(cell, expected):
     assert nz.split_person_phone(cell) == expected
 
 
+@pytest.mark.parametrize("cell, expected", [
+    ("138 1234 5678", "13812345678"), ("+86 13812345678", "13812345678"),
+    ("(0731)88950212", "0731-88950212"), ("0731-88950212转8001", "0731-88950212-8001"),
+    ("13812345678（办）", "13812345678"), ("１３８１２３４５６７８", "13812345678"),
+    ("1381234567", "1381234567"), ("13812345678/13912345678", "13812345678/13912345678"),
+])
+def test_phone_cells_are_normalised_without_guessing(cell, expected):
+    assert nz.phone(cell) == expected
+
+
 @pytest.mark.parametrize("phone, ok", [
     ("13812345678", True), ("0731-88950212", True), ("073188950212", True),
+    ("0731-88950212-8001", True),
     ("1381234567", False), ("12812345678", False), ("88950212", False), (None, False),
 ])
 def test_phone_validity(phone, ok):

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS monthly_records (
     reported_date           TEXT,
     review_status           TEXT,
     reviewed_at             TEXT,
-    unreadable              TEXT,               -- fields whose cell could not be read
+    unreadable              TEXT,               -- JSON: field -> the cell as written, for cells that could not be read
     plan_mismatch           TEXT,               -- declared facts differing from the plan (N12)
     is_valid                BOOLEAN NOT NULL,   -- no blocking quality finding
     PRIMARY KEY (report_month, source_row)

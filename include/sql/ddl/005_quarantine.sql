@@ -9,7 +9,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
     name         TEXT,
     rule_ids     TEXT    NOT NULL,
     fields       TEXT,
-    reasons      TEXT    NOT NULL,
+    reasons      TEXT    NOT NULL,   -- the rules' Chinese descriptions
+    details      TEXT,               -- each finding as field: value
     raw          TEXT,               -- the row's cells as read, JSON keyed by header
     PRIMARY KEY (report_month, source_row)
 )

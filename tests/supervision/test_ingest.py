@@ -1,0 +1,161 @@
+"""Ingestion of real export files: the corpus of malformed and awkward inputs
+(``tests/fixtures/corpus.py``) through the real ingest and quality stages, each file with its
+expected outcome — read correctly, quarantined with named rules, or refused with a message that
+names the cause — and the typed frames the stages hand on."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from supervision import pipeline
+from supervision.config import load_province
+from supervision.errors import InputFileError, LandingError
+from supervision.ingest import EXPORT_COLUMNS, load_export, load_plan, load_targets, plan_key
+from supervision.landing import Snapshot
+from supervision.quality import load_rules
+from supervision.settings import RunSettings
+from tests.fixtures import corpus
+from tests.fixtures.corpus import CASES, MONTH, Outcome
+
+BLOCKING = {r.id for r in load_rules().rules.values() if r.blocking}
+
+
+def _csv(path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _settings(tmp_path, monkeypatch, landing) -> RunSettings:
+    monkeypatch.setenv("SUPERVISION_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'warehouse.db'}")
+    return RunSettings.resolve({"report_month": MONTH, "inputs_dir": str(landing),
+                                "output_dir": str(tmp_path / "out")})
+
+
+def run_case(case, tmp_path, monkeypatch) -> tuple[dict, Outcome]:
+    landing = tmp_path / "landing"
+    case.build(landing)
+    s = _settings(tmp_path, monkeypatch, landing)
+    pipeline.ingest(s)
+    frame = pd.read_parquet(pipeline.work_dir(s) / "export.parquet")
+    meta = json.loads((pipeline.work_dir(s) / "landing.json").read_text("utf-8"))
+    summary = pipeline.check_quality(s)
+    staging = s.output_dir / ".staging" / MONTH
+    return summary, Outcome(frame, meta, _csv(staging / "quality" / "findings.csv"),
+                            _csv(staging / "quarantine.csv"))
+
+
+#: rule ids produced by the corpus, collected for the coverage test below
+_SEEN: set[str] = set()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_corpus_file_gives_its_expected_outcome(case, tmp_path, monkeypatch):
+    expect = case.expect
+    if expect.outcome == "refuse":
+        landing = tmp_path / "landing"
+        case.build(landing)
+        s = _settings(tmp_path, monkeypatch, landing)
+        with pytest.raises((InputFileError, LandingError)) as info:
+            pipeline.ingest(s)
+        assert re.search(expect.error, str(info.value)), str(info.value)
+        # refused before anything is staged or published
+        assert not (s.output_dir / MONTH).exists()
+        assert not pipeline.work_dir(s).exists()
+        return
+    summary, outcome = run_case(case, tmp_path, monkeypatch)
+    assert summary["rows_read"] == expect.rows_read == len(outcome.frame)
+    assert summary["rows_read"] == summary["rows_accepted"] + summary["rows_quarantined"]
+    by_row: dict[int, set[str]] = {}
+    other: set[str] = set()
+    for f in outcome.findings:
+        _SEEN.add(f["规则编号"])
+        if f["源文件行号"]:
+            by_row.setdefault(int(f["源文件行号"]), set()).add(f["规则编号"])
+        else:
+            other.add(f["规则编号"])
+    assert by_row == expect.findings
+    assert other == expect.other_rules
+    quarantined = {int(q["源文件行号"]): set(q["规则编号"].split(",")) for q in outcome.quarantine}
+    expected_q = {row: rules & BLOCKING for row, rules in expect.findings.items() if rules & BLOCKING}
+    assert quarantined == expected_q
+    assert summary["rows_quarantined"] == len(expected_q)
+    if expect.outcome == "read":
+        assert not expect.findings and not expect.other_rules
+    if expect.check:
+        expect.check(outcome)
+
+
+def test_the_corpus_has_every_kind_of_file_and_enough_of_them():
+    assert len(CASES) >= 30
+    outcomes = {c.expect.outcome for c in CASES}
+    assert outcomes == {"read", "quarantine", "refuse"}
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+def test_every_quality_rule_is_produced_by_the_corpus():
+    """Each rule of quality_rules.yaml fires on at least one corpus file (so none is dead).
+    Runs after the corpus (pytest keeps file order); alone, it checks the expectations."""
+    expected = set()
+    for c in CASES:
+        for rules in c.expect.findings.values():
+            expected |= rules
+        expected |= c.expect.other_rules
+    assert expected == set(load_rules().rules), set(load_rules().rules) - expected
+    if _SEEN:
+        assert _SEEN == set(load_rules().rules), set(load_rules().rules) - _SEEN
+
+
+# --------------------------------------------------------------------------- the typed frames
+
+@pytest.fixture()
+def small_landing(tmp_path):
+    landing = tmp_path / "landing"
+    corpus.base_landing(landing)
+    corpus._xlsx_export(landing)
+    return landing
+
+
+def test_export_frame_has_the_warehouse_columns_and_types(small_landing):
+    province = load_province("hunan")
+    path = small_landing / "exports" / f"{corpus.EXPORT_NAME}.xlsx"
+    export = load_export(Snapshot(path, pd.Timestamp(corpus.SNAPSHOT).date()), province,
+                         ["长沙市", "株洲市", "湘西自治州"])
+    f = export.frame
+    assert list(f.columns) == EXPORT_COLUMNS
+    row = f[f.project_id == "HN202000003"].iloc[0]
+    assert row.planned_invest_yuan == 600000 and row.done_invest_yuan == 600000
+    assert (row.start_date, row.finish_date) == ("2020-05-06", "2020-06-25")
+    assert row.reported_at == "2020-06-23 10:00:00" and row.reported_date == "2020-06-23"
+    assert row.plan_key == plan_key("长沙市", "岳麓区", "解放路12号院")
+    assert json.loads(row.raw)["小区名称"] == "解放路12号院"
+    assert f.unreadable.isna().all()
+    assert export.meta()["summary_checks"][0] == {"row": 11, "field": "记录数", "stated": "6",
+                                                  "computed": "6", "ok": True, "unreadable": 0}
+
+
+def test_unreadable_cells_keep_what_was_written(tmp_path):
+    landing = tmp_path / "landing"
+    corpus.base_landing(landing)
+    corpus._xlsx_export(landing, corpus._records(HN202000001={"开工日期": "2020-06-31",
+                                                              "计划总投资(万元)": "约100"}))
+    path = landing / "exports" / f"{corpus.EXPORT_NAME}.xlsx"
+    f = load_export(Snapshot(path, pd.Timestamp(corpus.SNAPSHOT).date()), load_province("hunan")).frame
+    row = f[f.project_id == "HN202000001"].iloc[0]
+    assert json.loads(row.unreadable) == {"planned_invest": "约100", "start_date": "2020-06-31"}
+    assert pd.isna(row.start_date) and pd.isna(row.planned_invest_yuan)
+
+
+def test_plan_splits_person_and_phone_and_keeps_the_plan_spelling(small_landing):
+    province = load_province("hunan")
+    targets = load_targets(small_landing / "targets" / "2020.csv", province)
+    assert list(targets.frame.city) == ["长沙市", "株洲市", "湘西自治州"]  # administrative order
+    plan = load_plan(small_landing / "plan" / "2020.xlsx", province, list(targets.frame.city))
+    p = plan.frame.set_index("name")
+    assert (p.loc["粮食局宿舍", "impl_officer"], p.loc["粮食局宿舍", "impl_phone"]) == ("王伟", "13812345678")
+    assert (p.loc["粮食局宿舍", "sup_officer"], p.loc["粮食局宿舍", "sup_phone"]) == ("李娜", "0731-88950212")
+    assert p.loc["人民新村", "built_year"] == 1988 and p.loc["人民新村", "source_row"] == 7
+    assert plan.table.header_row == 5 and {s.reason for s in plan.table.skipped} == {"title", "note"}
