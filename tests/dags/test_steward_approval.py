@@ -171,7 +171,7 @@ def test_an_approved_month_is_sent_over_smtp(dag, month, smtp_server, monkeypatc
     assert [d["decision"] for d in _decisions(month["url"])] == ["approved"]
     city_mail = [m for rcpts, m in smtp_server.received if m["X-Supervision-Document"]]
     steward_mail = [m for rcpts, m in smtp_server.received if not m["X-Supervision-Document"]]
-    assert len(city_mail) == 28 and set(smtp_server.deliveries().values()) == {1}
+    assert len(city_mail) == 42 and set(smtp_server.deliveries().values()) == {1}
     assert len(steward_mail) == 1 and "quality_report.html" in steward_mail[0].get_content()
     assert _ledger(month["url"]) == 168
 

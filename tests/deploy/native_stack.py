@@ -95,6 +95,11 @@ class NativeStack:
             "SUPERVISION_OUTPUT_DIR": str(self.output),
             "SUPERVISION_OUTBOX_DIR": str(self.output / "outbox"),
             "SUPERVISION_SENDER": "renovation-supervision@example.gov.cn",
+            "SUPERVISION_DELIVERY": "smtp",
+            "SUPERVISION_SMTP_CONN_ID": "smtp_default",
+            "SUPERVISION_OUTPUT_BASE_URL": "",
+            "SUPERVISION_STEWARD_EMAIL": "data-steward@example.gov.cn",
+            "SUPERVISION_STEWARD_USERS": "",
             # --- what the image and its mounts give a container (Dockerfile ENV, /opt/airflow)
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
