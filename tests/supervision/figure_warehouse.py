@@ -96,7 +96,8 @@ class Builder:
         with engine.begin() as conn:
             wh.replace_year(conn, "targets", self.year, self.targets)
             wh.replace_year(conn, "plan_communities", self.year, [
-                {"programme_year": self.year, "plan_key": c.key, "source_row": i + 5,
+                {"programme_year": self.year, "plan_key": c.key, "source_file": f"{self.year}.xlsx",
+                 "source_row": i + 5,
                  "city": c.city, "county": c.county, "name": c.name, "households": c.households}
                 for i, c in enumerate(self.plan)])
             for month in months or sorted(self.records):
