@@ -217,17 +217,31 @@ def test_the_warehouse_rows_are_in_postgresql(topology, sample_landing):
     assert in_quarantine[0] == quarantined == len(quarantine_csv) > 0
 
 
-def _delivered(topology) -> set[tuple[str, str]]:
-    """(document, recipient) of every message that left: .eml files of the outbox channel and
-    messages the SMTP stand-in caught."""
+def _messages(topology) -> list:
+    """Every message that left: .eml files of the outbox channel and what the SMTP stand-in
+    caught."""
     raw = [p.read_bytes() for p in (topology.stack.output / "outbox" / "2020-06").glob("*.eml")]
     raw += topology.stack.caught_mail
+    return [email.message_from_bytes(data, policy=default_policy) for data in raw]
+
+
+def _delivered(topology) -> set[tuple[str, str]]:
+    """(document, recipient) of every document sent to a city (the steward's approval request
+    is not a delivery: it has no X-Supervision-Document)."""
     out = set()
-    for data in raw:
-        m = email.message_from_bytes(data, policy=default_policy)
+    for m in _messages(topology):
+        if m["X-Supervision-Document"] is None:
+            continue
         for _, address in getaddresses(m.get_all("To", []) + m.get_all("Cc", [])):
             out.add((str(m["X-Supervision-Document"]), address))
     return out
+
+
+def test_the_steward_was_asked_once_by_mail(topology):
+    asks = [m for m in _messages(topology) if m["X-Supervision-Document"] is None]
+    assert [a for m in asks for _, a in getaddresses(m.get_all("To", []))] == [
+        "data-steward@example.gov.cn"]
+    assert "quality_report.html" in asks[0].get_body(("plain", "html")).get_content()
 
 
 def test_every_recipient_reached_is_in_the_delivery_ledger_once(topology):
