@@ -399,27 +399,36 @@ def _headers(rng: random.Random, variant: bool) -> list[str]:
 
 def _write_xlsx(path: Path, title_rows: list[list], header: list[str], rows: list[list],
                 footer_rows: list[list], sheet: str = "Sheet1") -> None:
-    from openpyxl import Workbook  # noqa: PLC0415
+    """An xlsx as a management system writes it: merged title rows, the header, the data (dates
+    as real date cells), the footer. XlsxWriter in constant-memory mode: linear in rows, so the
+    national-scale benchmarks can generate 300,000-row exports."""
+    import xlsxwriter  # noqa: PLC0415
 
-    wb = Workbook()
-    wb.properties.created = wb.properties.modified = datetime(2020, 1, 1)
-    ws = wb.active
-    ws.title = sheet
-    for row in title_rows:
-        ws.append(row)
-        if len(row) == 1:
-            ws.merge_cells(start_row=ws.max_row, start_column=1, end_row=ws.max_row,
-                           end_column=len(header))
-    ws.append(header)
-    for row in rows:
-        ws.append(row)
-        for cell in ws[ws.max_row]:
-            if isinstance(cell.value, date):
-                cell.number_format = "yyyy-mm-dd"
-    for row in footer_rows:
-        ws.append(row)
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+                                         "strings_to_formulas": False, "strings_to_urls": False})
+    wb.set_properties({"created": datetime(2020, 1, 1), "author": "", "comments": ""})
+    ws = wb.add_worksheet(sheet)
+    date_format = wb.add_format({"num_format": "yyyy-mm-dd"})
+    r = 0
+    for row in title_rows:
+        if len(row) == 1:
+            ws.merge_range(r, 0, r, len(header) - 1, row[0])
+        else:
+            ws.write_row(r, 0, row)
+        r += 1
+    ws.write_row(r, 0, header)
+    r += 1
+    for row in [*rows, *footer_rows]:
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, date):
+                ws.write_datetime(r, c, datetime(value.year, value.month, value.day), date_format)
+            else:
+                ws.write(r, c, value)
+        r += 1
+    wb.close()
     normalize_zip(path)
 
 
@@ -475,8 +484,13 @@ def snapshot_dates() -> list[tuple[date, Month]]:
     return sorted(dates)
 
 
-def generate(folder: Path, seed: int = 2020, communities: int = 1000) -> dict:
-    """Write the landing area into ``folder``; return the generator's truth (what it injected)."""
+def generate(folder: Path, seed: int = 2020, communities: int = 1000,
+             last_month: Month | None = None, export_format: str | None = None) -> dict:
+    """Write the landing area into ``folder``; return the generator's truth (what it injected).
+
+    ``last_month`` stops after the snapshots that data month needs (benchmarks);
+    ``export_format`` ("xlsx" or "csv") writes every export in one format instead of the
+    sample's mix (xlsx, with GBK and UTF-8 csv for two months)."""
     folder = Path(folder)
     rng = random.Random(seed)
     targets = scaled_targets(communities)
@@ -488,6 +502,8 @@ def generate(folder: Path, seed: int = 2020, communities: int = 1000) -> dict:
     history: dict[str, dict] = {}
     prev_done: dict[str, float] = {}
     for taken, month in snapshot_dates():
+        if last_month is not None and month > last_month:
+            continue
         mrng = random.Random(f"{seed}:{taken.isoformat()}")
         t = {"plan_mismatch": [], "bad_phone": [], "funding_off": [], "renamed": [], "glitches": [],
              "missing": [c.project_id for c in pool if "missing" in c.problems]}
@@ -504,7 +520,7 @@ def generate(folder: Path, seed: int = 2020, communities: int = 1000) -> dict:
             for rec in records:
                 if isinstance(rec["done"], (int, float)) and rec["done"] >= 0:
                     prev_done[rec["project_id"]] = rec["done"]
-        encoding = CSV_SNAPSHOTS.get(taken)
+        encoding = {"xlsx": None, "csv": "utf-8-sig"}.get(export_format, CSV_SNAPSHOTS.get(taken))
         variant = taken.month in (8, 11)
         header = _headers(mrng, variant)
         rows = _export_rows(mrng, records, xlsx=encoding is None)
@@ -531,8 +547,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--communities", type=int, default=1000)
+    parser.add_argument("--last-month", type=Month.parse, default=None,
+                        help="stop after the snapshots this data month needs (YYYY-MM)")
+    parser.add_argument("--format", choices=("xlsx", "csv"), default=None,
+                        help="write every export in one format (default: the sample's mix)")
     args = parser.parse_args(argv)
-    truth = generate(args.folder, args.seed, args.communities)
+    truth = generate(args.folder, args.seed, args.communities, args.last_month, args.format)
     print(f"wrote {args.folder}: {truth['communities']} communities, "
           f"{len(truth['snapshots'])} snapshots")
     return 0
