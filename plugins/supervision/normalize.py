@@ -73,9 +73,24 @@ def _unwrap(s: str) -> str:
     return s
 
 
+def _already_clean(s: str) -> bool:
+    """True when :func:`text` would return ``s`` unchanged (the common case, checked in C):
+    printable (no tabs, newlines or zero-width characters), already NFKC, no surrounding or
+    doubled spaces, no Excel text marker, not a placeholder."""
+    return (s.isprintable() and unicodedata.is_normalized("NFKC", s) and s[:1] != " "
+            and s[-1:] != " " and "  " not in s and s[:1] not in ("'", "=")
+            and s != "" and (s if " " not in s else s.replace(" ", "")) not in PLACEHOLDERS)
+
+
 def text(value: Any) -> str | None:
     """A cell as clean text: NFKC (full-width → half-width), invisible characters removed,
     trimmed, inner runs of space collapsed. Blank or a placeholder (``—``, ``/``, ``无``) → None."""
+    if type(value) is str and _already_clean(value):
+        return value
+    return _text_general(value)
+
+
+def _text_general(value: Any) -> str | None:
     if is_blank(value):
         return None
     if isinstance(value, float) and value.is_integer():
@@ -91,7 +106,9 @@ def text(value: Any) -> str | None:
 def key(value: Any) -> str:
     """Matching key of SPEC §3: NFKC and removal of all whitespace."""
     s = text(value)
-    return _WS.sub("", s) if s else ""
+    if not s:
+        return ""
+    return s if " " not in s else _WS.sub("", s)
 
 
 def decimal(value: Any, units: tuple[str, ...] = ()) -> tuple[Decimal | None, bool]:

@@ -368,24 +368,47 @@ def _summary_like(k: str) -> bool:
             or (k.endswith(("小计", "合计", "总计")) and len(k) <= 12))
 
 
+def _repeats_header(cells: list[Any], header_keys: dict[int, str]) -> bool:
+    """At least half of the header cells (two at the least) repeated in this row. Stops as soon
+    as the answer is known; only text cells can repeat a header."""
+    need = max(2, len(header_keys) // 2)
+    misses_allowed = len(header_keys) - need
+    hits = misses = 0
+    for c, h in header_keys.items():
+        v = _cell(cells, c)
+        if type(v) is str and header_key(v) == h:
+            hits += 1
+            if hits >= need:
+                return True
+        else:
+            misses += 1
+            if misses > misses_allowed:
+                return False
+    return False
+
+
 def _classify(cells: list[Any], identity_cols: list[int], data_cols: list[int],
               header_keys: dict[int, str]) -> str | None:
     """Why a non-blank row below the header is not a record, or None when it is one."""
-    keys: list[str] = []
+    keys: list[str] = []   # the first three distinct non-blank cells (enough for every test)
+    more = False           # ... and whether the row has more than two of them
     for c in cells:  # a merged cell repeats its value across its range: count it once
         k = nz.key(c) if not nz.is_blank(c) else ""
         if k and (not keys or keys[-1] != k):
+            if len(keys) == 3:
+                more = True
+                break
             keys.append(k)
+    more = more or len(keys) > 2
     identity = [nz.key(_cell(cells, c)) for c in identity_cols]
     identity = [k for k in identity if k]
-    same_as_header = sum(1 for c, h in header_keys.items() if header_key(_cell(cells, c)) == h)
-    if header_keys and same_as_header >= max(2, len(header_keys) // 2):
+    if header_keys and _repeats_header(cells, header_keys):
         return "header"
     if any(_summary_like(k) for k in keys[:3]) and all(_summary_like(k) or _COUNT.match(k)
                                                         for k in identity):
         return "summary"
     first = keys[0] if keys else ""
-    if (len(keys) <= 2 and (first.startswith(_NOTE_PREFIXES) or _NUMBERED_NOTE.match(first))
+    if (not more and (first.startswith(_NOTE_PREFIXES) or _NUMBERED_NOTE.match(first))
             and all(k == first for k in identity)):
         return "note"
     if all(nz.is_blank(_cell(cells, c)) for c in data_cols):

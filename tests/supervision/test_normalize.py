@@ -1,6 +1,7 @@
 from datetime import date, datetime
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from supervision import normalize as nz
 
@@ -125,3 +126,14 @@ def test_phone_validity(phone, ok):
                                         ("1995-06", 1995), (date(1995, 6, 1), 1995)])
 def test_built_year(cell, year):
     assert nz.year_of(cell) == (year, True)
+
+
+_ALPHABET = list("ab长沙 \u3000=\"'-—/NA无\u200b\t（）１0") + ["N/A", "无"]
+
+
+@given(st.lists(st.sampled_from(_ALPHABET), max_size=8).map("".join))
+@settings(max_examples=3000)
+def test_the_fast_path_for_clean_text_equals_the_general_path(s):
+    """text() skips the normalisation of cells that are already clean (the common case, for
+    speed at national scale); it must give exactly what the general path gives."""
+    assert nz.text(s) == nz._text_general(s)
