@@ -568,6 +568,19 @@ def notice_communities(items: pd.DataFrame) -> list[NoticeCommunity]:
     return out
 
 
+def county_summary(items: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per county (in the overdue list's order): communities with problems and the number of
+    problems per reason — the 附件 of a notice whose full list is too long to print."""
+    order = items.sort_values("seq") if "seq" in items else items
+    out = []
+    for county, group in order.groupby("county", sort=False):
+        counts = group.reason.value_counts()
+        out.append({"county": _text(county), "communities": int(group.plan_key.nunique()),
+                    "problems": int(len(group)),
+                    "by_reason": {REASON_LABELS[r]: int(counts.get(r, 0)) for r in REASON_LABELS}})
+    return out
+
+
 def rectify_deadline(published: date, days: int) -> date:
     """``days`` after publication, moved to the next working day when that is a rest day."""
     from .workdays import CalendarNotCovered, next_workday_on_or_after  # noqa: PLC0415
@@ -586,7 +599,10 @@ def supervision_notice_context(programme: Programme, month: Month, city: pd.Seri
     cfg = _doc_cfg(programme, "supervision_notice")
     cities = programme.province.cities
     city_cfg = programme.province.city(city.city)
-    communities = notice_communities(items)
+    community_count = int(items.plan_key.nunique())
+    max_listed = int(cfg.get("list_max_communities", 150))
+    listed = community_count <= max_listed
+    communities = notice_communities(items) if listed else []
     list_title = f"{city.city}城镇老旧小区改造逾期及问题小区清单"
     contact = d.get("contact") or {}
     annotation = ""
@@ -601,7 +617,7 @@ def supervision_notice_context(programme: Programme, month: Month, city: pd.Seri
                        or cfg.get("recipients", "{city}")).format(city=city.city),
         issued_on=published, printed_by=d.get("printed_by", ""),
         cc=tuple(c.format(city=city.city) for c in cfg.get("cc", [])),
-        attachments=(list_title,) if communities else (), annotation=annotation)
+        attachments=(list_title,) if community_count else (), annotation=annotation)
     reason_counts = items.reason.value_counts()
     counts = [(REASON_LABELS[r], int(reason_counts[r])) for r in REASON_LABELS
               if r in reason_counts.index]
@@ -611,7 +627,11 @@ def supervision_notice_context(programme: Programme, month: Month, city: pd.Seri
         "snapshot_date_zh": date_zh(snapshot["date"]), "basis": _basis(programme),
         "system_name": _system(programme), "city": city_line(city),
         "targets": targets_of(programme, month), "communities": communities,
+        "community_count": community_count,
         "problem_count": len(items), "reason_counts": counts, "list_title": list_title,
+        "listed": listed, "county_summary": [] if listed else county_summary(items),
+        "reason_labels": [label for label, _ in counts],
+        "list_file": f"{city_cfg.code}.xlsx",
         "deadline_zh": date_zh(deadline), "report_to": d.get("issuer", ""),
     }
 

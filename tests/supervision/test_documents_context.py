@@ -213,3 +213,22 @@ def test_a_notice_without_overdue_communities_has_no_attachment():
     body = html[html.index("<body>"):]
     assert "附件" not in body and "进度滞后。" in body
     assert 'class="colophon-anchor"' in html
+
+
+def test_a_list_too_long_to_print_is_summarised_per_county_and_sent_as_xlsx():
+    figures = make_figures({"邵阳市": {"lagging": True}})
+    row = figures[figures.city == "邵阳市"].iloc[0]
+    limit = PROGRAMME.documents["supervision_notice"]["list_max_communities"]
+    long_list = make_items("邵阳市", [f"第{i}小区" for i in range(limit + 1)])
+    long_list.loc[long_list.index[::2], "county"] = "大祥区"
+    html = documents.supervision_notice(PROGRAMME, Month(2020, 6), row, long_list, SNAPSHOT,
+                                        date(2020, 7, 2))
+    assert f"共有{limit + 1}个小区存在{limit + 1}项问题" in html
+    assert "shaoyang.xlsx" in html
+    assert "第1小区" not in html and "13800000000" not in html   # no per-community rows
+    summary = re.search(r'<table class="data county-summary">(.*?)</table>', html, re.S).group(1)
+    counties = re.findall(r"<tr><td>\d+</td><td>(.*?)</td><td class=\"num\">(\d+)</td>", summary)
+    assert counties == [("大祥区", str((limit + 2) // 2)), ("北塔区", str((limit + 1) // 2))]
+    short = documents.supervision_notice(PROGRAMME, Month(2020, 6), row, long_list.iloc[:limit],
+                                         SNAPSHOT, date(2020, 7, 2))
+    assert "第1小区" in short and "county-summary" not in short
