@@ -99,6 +99,12 @@ OVERDUE_COLUMNS = [
     Col("详情", "detail", "text", 30),
 ]
 
+# a city's own list, attached to its 督办通知 (the only table with the officers' phones)
+NOTICE_LIST_COLUMNS = OVERDUE_COLUMNS + [
+    Col("改造实施责任人", "impl_officer", "text", 10), Col("联系电话", "impl_phone", "text", 14),
+    Col("日常监管责任人", "sup_officer", "text", 10), Col("联系电话", "sup_phone", "text", 14),
+]
+
 EARLY_WARNING_COLUMNS = [
     Col("市州", "city", "text", 12),
     Col("任务数", "target_count", "int", 8),
@@ -243,98 +249,100 @@ class Sheet:
     autofilter: bool = True
 
 
-def _workbook_defaults(wb) -> None:
-    from datetime import datetime  # noqa: PLC0415
+class _Formats:
+    """The workbook's cell formats (XlsxWriter formats are created once per workbook)."""
 
-    fixed = datetime(2000, 1, 1)
-    wb.properties.created = fixed
-    wb.properties.modified = fixed
-    wb.properties.creator = "renovation supervision"
-    wb.properties.lastModifiedBy = None
+    def __init__(self, wb):
+        self.wb = wb
+        self._cache: dict[tuple, Any] = {}
+        self.title = wb.add_format({"bold": True, "font_size": 14, "align": "center",
+                                    "valign": "vcenter"})
+        self.subtitle = wb.add_format({"align": "right"})
+        self.header = wb.add_format({"bold": True, "align": "center", "valign": "vcenter",
+                                     "text_wrap": True, "bg_color": "#D9D9D9", "border": 1})
+        self.note = wb.add_format({"text_wrap": True, "valign": "top"})
+
+    def cell(self, kind: str, centered: bool, bold: bool):
+        key = (kind, centered, bold)
+        if key not in self._cache:
+            spec: dict[str, Any] = {"border": 1}
+            if centered:
+                spec["align"] = "center"
+            elif kind in NUMBER_FORMATS:
+                spec["num_format"] = NUMBER_FORMATS[kind]
+            if bold:
+                spec["bold"] = True
+            self._cache[key] = self.wb.add_format(spec)
+        return self._cache[key]
 
 
-def _write_sheet(ws, sheet: Sheet) -> None:
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side  # noqa: PLC0415
-    from openpyxl.utils import get_column_letter  # noqa: PLC0415
-
-    ws.title = sheet.name
-    thin = Side(style="thin")
-    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+def _write_sheet(wb, formats: _Formats, sheet: Sheet) -> None:
+    """One sheet: merged title (and subtitle), a ruled header, the rows with number formats,
+    notes below; frozen header, autofilter, printed landscape on A4 at page width. Written row
+    by row (XlsxWriter, constant memory): linear in the number of rows."""
+    ws = wb.add_worksheet(sheet.name)
     headers = ([("序号", 6)] if sheet.numbered else []) + [(c.header, c.width) for c in sheet.columns] \
         + list(sheet.fill_in)
     width = len(headers)
     offset = 1 if sheet.numbered else 0
-    ws.append([sheet.title])
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
-    ws.cell(1, 1).font = Font(bold=True, size=14)
-    ws.cell(1, 1).alignment = Alignment(horizontal="center", vertical="center")
-    ws.row_dimensions[1].height = 28
-    header_row = 2
+    kinds = ["int" if sheet.numbered else None] * offset + [c.kind for c in sheet.columns] \
+        + ["text"] * len(sheet.fill_in)
+    for i, (_, w) in enumerate(headers):
+        ws.set_column(i, i, w)
+    ws.set_row(0, 28)
+    ws.merge_range(0, 0, 0, width - 1, sheet.title, formats.title)
+    header_row = 1
     if sheet.subtitle:
-        ws.append([sheet.subtitle])
-        ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
-        ws.cell(2, 1).alignment = Alignment(horizontal="right")
-        header_row = 3
-    ws.append([h for h, _ in headers])
-    fill = PatternFill("solid", start_color="FFD9D9D9", end_color="FFD9D9D9")
-    for i, (_, w) in enumerate(headers, start=1):
-        cell = ws.cell(header_row, i)
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cell.fill = fill
-        cell.border = border
-        ws.column_dimensions[get_column_letter(i)].width = w
-    ws.row_dimensions[header_row].height = 32
-    seq = 0
+        ws.merge_range(1, 0, 1, width - 1, sheet.subtitle, formats.subtitle)
+        header_row = 2
+    ws.set_row(header_row, 32)
+    for i, (h, _) in enumerate(headers):
+        ws.write_string(header_row, i, h, formats.header)
+    row, seq = header_row, 0
     for r in _rows(sheet.frame, sheet.columns):
+        row += 1
         is_total = r.get("city") == PROVINCE_ROW
         values = [_xlsx_value(r.get(c.key), c.kind) for c in sheet.columns]
         if sheet.numbered:
             seq += 0 if is_total else 1
             values = [None if is_total else seq] + values
-        ws.append(values + [None] * len(sheet.fill_in))
-        row = ws.max_row
-        for i in range(1, width + 1):
-            cell = ws.cell(row, i)
-            cell.border = border
-            kind = sheet.columns[i - 1 - offset].kind if offset < i <= offset + len(sheet.columns) \
-                else "text"
-            if cell.value == "—":
-                cell.alignment = Alignment(horizontal="center")
-            elif kind in NUMBER_FORMATS:
-                cell.number_format = NUMBER_FORMATS[kind]
-            elif kind in ("flag", "valid") or (sheet.numbered and i == 1):
-                cell.alignment = Alignment(horizontal="center")
-            if is_total:
-                cell.font = Font(bold=True)
-    last = ws.max_row
+        values += [None] * len(sheet.fill_in)
+        for i, (value, kind) in enumerate(zip(values, kinds)):
+            centered = value == "—" or kind in ("flag", "valid") or (sheet.numbered and i == 0)
+            fmt = formats.cell(kind if i >= offset else "seq", centered, is_total)
+            if value is None:
+                ws.write_blank(row, i, None, fmt)
+            elif isinstance(value, str):
+                ws.write_string(row, i, value, fmt)
+            else:
+                ws.write_number(row, i, value, fmt)
+    last = row
     for note in sheet.notes:
-        ws.append([note])
-        row = ws.max_row
-        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
-        ws.cell(row, 1).alignment = Alignment(wrap_text=True, vertical="top")
-        ws.row_dimensions[row].height = 15 * (1 + len(note) // 90)
-    ws.freeze_panes = ws.cell(header_row + 1, 1 + offset + 1).coordinate
+        row += 1
+        ws.set_row(row, 15 * (1 + len(note) // 90))
+        ws.merge_range(row, 0, row, width - 1, note, formats.note)
+    ws.freeze_panes(header_row + 1, offset + 1)
     if sheet.autofilter and last > header_row:
-        ws.auto_filter.ref = f"A{header_row}:{get_column_letter(width)}{last}"
-    ws.print_title_rows = f"{header_row}:{header_row}"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.autofilter(header_row, 0, last, width - 1)
+    ws.repeat_rows(header_row)
+    ws.set_landscape()
+    ws.set_paper(9)           # A4
+    ws.fit_to_pages(1, 0)     # one page wide, as many pages long as needed
 
 
 def write_xlsx(path: Path, sheets: Iterable[Sheet]) -> Path:
-    from openpyxl import Workbook  # noqa: PLC0415
+    from datetime import datetime  # noqa: PLC0415
 
-    wb = Workbook()
-    _workbook_defaults(wb)
-    for i, sheet in enumerate(sheets):
-        ws = wb.active if i == 0 else wb.create_sheet()
-        _write_sheet(ws, sheet)
+    import xlsxwriter  # noqa: PLC0415
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+                                         "strings_to_formulas": False, "strings_to_urls": False})
+    wb.set_properties({"created": datetime(2000, 1, 1), "author": "renovation supervision"})
+    formats = _Formats(wb)
+    for sheet in sheets:
+        _write_sheet(wb, formats, sheet)
+    wb.close()
     normalize_zip(path)
     return path
 
@@ -385,6 +393,12 @@ def write_overdue_xlsx(path: Path, overdue: pd.DataFrame, title: str,
     notes = ["注：原因代码：" + "；".join(f"{k} {v}" for k, v in REASON_LABELS.items()) + "。"
              "一个小区有多个原因时每个原因一行。"]
     return write_xlsx(path, [Sheet("逾期清单", title, OVERDUE_COLUMNS, overdue, subtitle, notes)])
+
+
+def write_notice_list_xlsx(path: Path, items: pd.DataFrame, title: str) -> Path:
+    """One city's overdue communities with their officers, attached to its 督办通知."""
+    notes = ["注：一个小区有多个问题时每个问题一行；责任人及联系电话取自“系统”记录，无记录的取自计划项目汇总表。"]
+    return write_xlsx(path, [Sheet("问题小区清单", title, NOTICE_LIST_COLUMNS, items, None, notes)])
 
 
 def write_early_warning(folder: Path, rows: pd.DataFrame, title: str,
