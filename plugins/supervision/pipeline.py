@@ -20,8 +20,9 @@ from . import early_warning, spot_check, watch_lists
 from . import quality_report as qr
 from . import warehouse as wh
 from .config import Programme, programme_for_month
-from .ingest import Export, load_export, load_plan, load_targets
-from .landing import Snapshot, plan_file, previous_snapshot_for, recipients_file, snapshot_for, targets_file
+from .ingest import Export, Targets, load_export, load_plan_cached, load_targets
+from .landing import (plan_file, previous_snapshot_for, recipients_file, sha256_of, snapshot_for,
+                      targets_file)
 from .months import Month, date_zh
 from .settings import RunSettings
 from .workdays import publication_date
@@ -42,6 +43,12 @@ def _snapshot_meta(export: Export) -> dict[str, Any]:
             "sha256": export.sha256}
 
 
+def _plan(s: RunSettings, programme: Programme, targets: Targets):
+    """The year's plan registry, parsed once per file and code version (ingest.load_plan_cached)."""
+    return load_plan_cached(plan_file(s.inputs_dir, programme.year), programme.province,
+                            list(targets.frame.city), s.output_dir / WORK / "cache")
+
+
 def ingest(s: RunSettings) -> dict[str, Any]:
     """Read the month's snapshot, the plan registry and the targets; stage them for quality.
     File-level problems raise here, before anything is written."""
@@ -49,8 +56,7 @@ def ingest(s: RunSettings) -> dict[str, Any]:
     programme = programme_for_month(month)
     snapshot = snapshot_for(s.inputs_dir, month)
     targets = load_targets(targets_file(s.inputs_dir, programme.year), programme.province)
-    plan = load_plan(plan_file(s.inputs_dir, programme.year), programme.province,
-                     list(targets.frame.city))
+    plan = _plan(s, programme, targets)
     export = load_export(snapshot, programme.province, list(targets.frame.city))
     work = work_dir(s)
     if work.exists():
@@ -63,7 +69,7 @@ def ingest(s: RunSettings) -> dict[str, Any]:
         "report_month": s.month,
         "programme_year": programme.year,
         "snapshot": _snapshot_meta(export),
-        "plan": {"name": plan.table.path.name, "sha256": plan.sha256},
+        "plan": {"name": plan.name, "sha256": plan.sha256},
         "targets": {"name": targets.table.path.name, "sha256": targets.sha256},
         "export_table": export.meta(),
         "plan_table": plan.meta(),
@@ -132,15 +138,14 @@ def reference_month(engine: Engine, s: RunSettings, programme: Programme,
     snapshot = previous_snapshot_for(s.inputs_dir, month.next())
     if snapshot is None:
         return None
-    targets = load_targets(targets_file(s.inputs_dir, programme.year), programme.province)
-    plan = load_plan(plan_file(s.inputs_dir, programme.year), programme.province,
-                     list(targets.frame.city))
     current = _current_load(engine, month)
-    from .landing import sha256_of  # noqa: PLC0415
     if (current and current["snapshot_sha256"] == sha256_of(snapshot.path)
-            and current["plan_sha256"] == plan.sha256 and current["targets_sha256"] == targets.sha256):
-        return wh.read_month(engine, "monthly_records", str(month))
+            and current["plan_sha256"] == sha256_of(plan_file(s.inputs_dir, programme.year))
+            and current["targets_sha256"] == sha256_of(targets_file(s.inputs_dir, programme.year))):
+        return _comparison_records(engine, month)
     log.info("loading %s from %s as the previous month", month, snapshot.name)
+    targets = load_targets(targets_file(s.inputs_dir, programme.year), programme.province)
+    plan = _plan(s, programme, targets)
     export = load_export(snapshot, programme.province, list(targets.frame.city))
     result = quality.evaluate(export.frame, plan.frame, targets.frame, snapshot.taken_on,
                               previous=None, suite_name=f"monthly_export_{month}",
@@ -154,7 +159,14 @@ def reference_month(engine: Engine, s: RunSettings, programme: Programme,
                     result, quarantine, meta)
         figures.compute_city_figures(conn, programme, month)
         figures.compute_overdue(conn, programme, month)
-    return wh.read_month(engine, "monthly_records", str(month))
+    return _comparison_records(engine, month)
+
+
+def _comparison_records(engine: Engine, month: Month) -> pd.DataFrame:
+    """What this month's checks compare with last month (quality._backwards): only the columns
+    they read, not the whole month."""
+    return wh.frame(engine, "SELECT project_id, status, done_invest_yuan, is_valid "
+                            "FROM monthly_records WHERE report_month = :m", m=str(month))
 
 
 def _previous_summary(engine: Engine, month: Month) -> dict[str, Any] | None:
@@ -282,9 +294,9 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
     for name in documents.notice_cities(inputs["figures"], inputs["items"]):
         # the city's own overdue list, attached to its notice as xlsx (no other city's rows)
         code = inputs["programme"].province.city(name).code
-        tables.write_overdue_xlsx(staging / "notices" / f"{code}.xlsx",
-                                  inputs["items"][inputs["items"].city == name],
-                                  f"{month.label_zh()}{name}城镇老旧小区改造逾期及问题小区清单")
+        tables.write_notice_list_xlsx(staging / "notices" / f"{code}.xlsx",
+                                      inputs["items"][inputs["items"].city == name],
+                                      f"{month.label_zh()}{name}城镇老旧小区改造逾期及问题小区清单")
     outputs.write_manifest(staging, {
         "report_month": s.month,
         "snapshot": {"name": load["snapshot_file"], "date": load["snapshot_date"],

@@ -159,3 +159,29 @@ def test_plan_splits_person_and_phone_and_keeps_the_plan_spelling(small_landing)
     assert (p.loc["粮食局宿舍", "sup_officer"], p.loc["粮食局宿舍", "sup_phone"]) == ("李娜", "0731-88950212")
     assert p.loc["人民新村", "built_year"] == 1988 and p.loc["人民新村", "source_row"] == 7
     assert plan.table.header_row == 5 and {s.reason for s in plan.table.skipped} == {"title", "note"}
+
+
+def test_the_parsed_plan_is_reused_only_for_the_same_file_and_code(sample_landing, tmp_path,
+                                                                   monkeypatch):
+    import shutil
+
+    from supervision.config import load_province
+    from supervision.ingest import CachedPlan, Plan, load_plan, load_plan_cached
+
+    province = load_province("hunan")
+    cities = province.city_names
+    plan_path = tmp_path / "2020.xlsx"
+    shutil.copy(sample_landing / "plan" / "2020.xlsx", plan_path)
+    cache = tmp_path / "cache"
+    first = load_plan_cached(plan_path, province, cities, cache)
+    again = load_plan_cached(plan_path, province, cities, cache)
+    assert isinstance(first, Plan) and isinstance(again, CachedPlan)
+    pd.testing.assert_frame_equal(again.frame, load_plan(plan_path, province, cities).frame)
+    assert (again.sha256, again.name, again.meta()) == (first.sha256, first.name, first.meta())
+    # other target cities: parsed afresh (and here refused: 湘西自治州 is no longer a target)
+    with pytest.raises(InputFileError, match="is not a target city"):
+        load_plan_cached(plan_path, province, cities[:-1], cache)
+    # other parsing code or configuration: parsed afresh
+    import supervision.ingest as ingest_module
+    monkeypatch.setattr(ingest_module, "_code_fingerprint", lambda: "changed")
+    assert isinstance(load_plan_cached(plan_path, province, cities, cache), Plan)
