@@ -151,8 +151,10 @@ def report_context(month: Month, export: pd.DataFrame, plan: pd.DataFrame, resul
                "cells": [by_rule_city.get((r["id"], c), 0) for c in names]} for r in matrix_rules]
 
     # the quarantined rows, each with its blocking findings
-    by_row = {r["source_row"]: r for r in export.to_dict("records")}
     blocking = f[(f.severity == "blocking")].dropna(subset=["source_row"])
+    # the rows with a finding (quarantined or warned about), as dicts: a few percent of a month
+    by_row = {r["source_row"]: r for r in export[export["source_row"].isin(
+        set(f["source_row"].dropna().astype(int)))].to_dict("records")}
     problems: dict[int, list[dict[str, Any]]] = {}
     for x in blocking.itertuples(index=False):
         problems.setdefault(int(x.source_row), []).append(
