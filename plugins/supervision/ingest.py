@@ -18,7 +18,7 @@ from datetime import date
 from functools import lru_cache
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import pandas as pd
 
@@ -88,6 +88,28 @@ def _column(records: list[dict[str, Any]], key: str) -> list[Any]:
     return [r.get(key) for r in records]
 
 
+_T = TypeVar("_T")
+
+
+def _mapped(fn: Callable[[Any], _T], values: list[Any]) -> list[_T]:
+    """``[fn(v) for v in values]``, calling ``fn`` once per distinct cell: an export repeats its
+    cities, counties, statuses, dates and officers thousands of times. Keyed by type as well as
+    value (1, 1.0 and True are equal in Python but not the same cell); ``fn`` must be pure and
+    return immutable values."""
+    cache: dict[tuple[type, Any], _T] = {}
+    out = []
+    for v in values:
+        k = (v.__class__, v)
+        try:
+            r = cache[k]
+        except KeyError:
+            r = cache[k] = fn(v)
+        except TypeError:  # an unhashable cell (none come from calamine or csv)
+            r = fn(v)
+        out.append(r)
+    return out
+
+
 def _iso(d: date | None) -> str | None:
     return d.isoformat() if d else None
 
@@ -114,11 +136,11 @@ class _Unreadable:
 
     def parse(self, records: list[dict[str, Any]], key: str,
               parser: Callable[[Any], tuple[Any, bool]], label: str | None = None) -> list[Any]:
+        cells = _column(records, key)
         out = []
-        for i, rec in enumerate(records):
-            value, ok = parser(rec.get(key))
+        for i, (value, ok) in enumerate(_mapped(parser, cells)):
             if not ok:
-                self.rows[i][label or key] = _cell_text(rec.get(key))
+                self.rows[i][label or key] = _cell_text(cells[i])
             out.append(value)
         return out
 
@@ -383,9 +405,13 @@ def _raw_json(rec: dict[str, Any], columns: dict[str, str]) -> str:
     out = {}
     for key, header in columns.items():
         v = rec.get(key)
-        if nz.is_blank(v):
+        if v is None:
             continue
-        out[header] = _cell_text(v)
+        if v.__class__ is str:  # most cells: text kept as written unless it is only spaces
+            if v.strip():
+                out[header] = v
+        elif not nz.is_blank(v):
+            out[header] = _cell_text(v)
     return json.dumps(out, ensure_ascii=False, sort_keys=False)
 
 
@@ -393,9 +419,9 @@ def _officers(recs: list[dict[str, Any]], officer: str, phone: str) -> tuple[lis
     """The officer's name and phone: a phone written into the name cell ("张三 13812345678")
     is split off, and used when the phone cell is empty."""
     names, phones = [], []
-    for rec in recs:
-        name, embedded = nz.split_person_phone(rec.get(officer))
-        number = nz.phone(rec.get(phone))
+    split = _mapped(nz.split_person_phone, _column(recs, officer))
+    numbers = _mapped(nz.phone, _column(recs, phone))
+    for (name, embedded), number in zip(split, numbers):
         names.append(name)
         phones.append(number if number is not None else embedded)
     return names, phones
@@ -443,11 +469,13 @@ def load_export(snapshot: Snapshot, province: Province,
         "source_file": [snapshot.name] * n,
         "source_row": [r["source_row"] for r in recs],
     }
-    for key in TEXT_FIELDS:
-        cols[key] = [nz.text(v) for v in _column(recs, key)]
+    for key in TEXT_FIELDS:  # a name, an address or an id is seldom repeated: nothing to share
+        unique = key in ("project_id", "name", "address")
+        cols[key] = ([nz.text(v) for v in _column(recs, key)] if unique
+                     else _mapped(nz.text, _column(recs, key)))
     for key in CODE_FIELDS:
-        cols[key] = [nz.key(v) or None for v in _column(recs, key)]
-    cols["city"] = [_city(v, province) for v in _column(recs, "city")]
+        cols[key] = _mapped(lambda v: nz.key(v) or None, _column(recs, key))
+    cols["city"] = _mapped(lambda v: _city(v, province), _column(recs, "city"))
     if target_cities is not None and not set(cols["city"]) & set(target_cities):
         found = sorted({c for c in cols["city"] if c}, key=cols["city"].index)
         raise InputFileError(

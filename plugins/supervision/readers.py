@@ -369,14 +369,18 @@ def _summary_like(k: str) -> bool:
 
 
 def _repeats_header(cells: list[Any], header_keys: dict[int, str]) -> bool:
-    """At least half of the header cells (two at the least) repeated in this row. Stops as soon
-    as the answer is known; only text cells can repeat a header."""
+    """At least half of the header cells (two at the least) repeated in this row. Only text
+    cells can repeat a header: the other cells are counted first (a type check each), and the
+    text cells are normalised only while the answer is still open."""
     need = max(2, len(header_keys) // 2)
     misses_allowed = len(header_keys) - need
-    hits = misses = 0
-    for c, h in header_keys.items():
-        v = _cell(cells, c)
-        if type(v) is str and header_key(v) == h:
+    texts = [(c, h) for c, h in header_keys.items() if type(_cell(cells, c)) is str]
+    misses = len(header_keys) - len(texts)
+    if misses > misses_allowed:
+        return False
+    hits = 0
+    for c, h in texts:
+        if header_key(cells[c]) == h:
             hits += 1
             if hits >= need:
                 return True
@@ -462,7 +466,7 @@ def _table_from_grid(path: Path, kind: str, sheet: _Sheet,
     blank = nonblank_rows = 0
     for r in range(header_index + header_rows, len(grid)):
         cells = grid[r]
-        if all(nz.is_blank(c) for c in cells):
+        if all(c == "" or c is None or nz.is_blank(c) for c in cells):
             blank += 1
             continue
         nonblank_rows += 1

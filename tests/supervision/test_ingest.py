@@ -185,3 +185,21 @@ def test_the_parsed_plan_is_reused_only_for_the_same_file_and_code(sample_landin
     import supervision.ingest as ingest_module
     monkeypatch.setattr(ingest_module, "_code_fingerprint", lambda: "changed")
     assert isinstance(load_plan_cached(plan_path, province, cities, cache), Plan)
+
+
+def test_values_parsed_once_per_distinct_cell_keep_type_apart():
+    """_mapped shares one parse among equal cells, but 1, 1.0 and True are different cells
+    (equal in Python): True is not a count of one, 1.0 and 1 both are."""
+    from supervision import normalize as nz
+    from supervision.ingest import _mapped
+
+    calls = []
+
+    def households(v):
+        calls.append(v)
+        return nz.households(v)
+
+    cells = [1, 1.0, True, "1户", 1, "1户", None, None]
+    assert _mapped(households, cells) == [nz.households(v) for v in cells]
+    assert _mapped(households, cells)[2] == (None, False)
+    assert len(calls) == 2 * 5  # each distinct (type, value) parsed once per call
