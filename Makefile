@@ -2,7 +2,7 @@
 # Airflow home (.airflow, SQLite) and the sample landing area (var/landing) live in the repo.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help install fonts sample airflow-db run demo backfill backfill-check test lint lock clean env
+.PHONY: help install fonts sample airflow-db run demo backfill backfill-check test bench lint lock clean env
 
 PYTHON ?= python3
 UV_VERSION := 0.13.9
@@ -32,6 +32,7 @@ help:
 	@echo "make backfill FROM=YYYY-MM TO=YYYY-MM [INPUTS=.. OUTPUT=..]   backfill months through Airflow (sends nothing)"
 	@echo "make backfill-check FROM=YYYY-MM TO=YYYY-MM   backfill vs single-month runs, byte for byte"
 	@echo "make test                 the test suite"
+	@echo "make bench [SCALES='1000 30000 300000']   time a month's stages at national scale (docs/benchmarks.md)"
 	@echo "make sample               (re)generate the sample landing area in var/landing"
 	@echo "make lock                 re-resolve requirements.lock from requirements.in"
 	@echo "make env                  a new .env for docker-compose, secrets generated (docs/deployment.md)"
@@ -98,6 +99,13 @@ demo: sample
 
 test: install fonts
 	$(BIN)/pytest
+
+# Not part of the test suite: generates national-scale landing areas once (bench/data, ~350 MB
+# for the three scales) and times a month's stages; results in bench/results, recorded in
+# docs/benchmarks.md
+SCALES ?= 1000 30000 300000
+bench: install fonts
+	$(BIN)/python bench/run.py --scales $(SCALES)
 
 lock:
 	$(BIN)/uv pip compile requirements.in --python-version 3.11 -q -o requirements.lock

@@ -7,9 +7,13 @@ generator (cached in bench/data/<scale>-<format>/), then measured in fresh proce
 
 - floor:  reading the month's export once with pandas (read_excel/calamine or read_csv), the
           least any pipeline must spend;
-- stages: ingest (read + parse), quality (GX suite + plain checks + warehouse load; includes
-          loading the previous month, which a month's run needs for 较上月), figures (SQL +
-          ranking/overdue files), documents (HTML + PDF of every document), and the whole.
+- stages: ingest (read + parse), quality (GX suite + plain checks + warehouse load), figures
+          (SQL + ranking/overdue files), documents (HTML + PDF of every document), and the whole.
+          By default the previous month is run first, untimed, as it is in production (a
+          month's run compares with last month's, 较上月); --cold times a month whose previous
+          month is not in the warehouse yet, so its quality stage also loads that month.
+- parse:  every DAG file parsed by Airflow's own DagBag after `airflow.sdk` is imported (as the
+          DAG processor has it), with the heavy modules the parse imported (none expected).
 
 Each measurement reports wall time and the process's peak resident memory. Results are printed
 as a table and written to bench/results/<scale>-<format>.json. Record them in docs/benchmarks.md.
@@ -69,16 +73,36 @@ def child_floor(landing: Path, month: str) -> dict:
             "rows": len(frame), "file_mib": snap.path.stat().st_size / 2**20}
 
 
+def _settings(landing: Path, month: str, work: Path):
+    from supervision.settings import RunSettings
+
+    return RunSettings.resolve({"report_month": month, "inputs_dir": str(landing),
+                                "output_dir": str(work / "output"), "send": False})
+
+
+def child_previous(landing: Path, month: str, work: Path) -> dict:
+    """Last month's run, as production has it before this one (untimed, its own process)."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    os.environ["SUPERVISION_WAREHOUSE_URL"] = f"sqlite:///{work / 'warehouse.db'}"
+    from supervision import pipeline
+    from supervision.months import Month
+
+    s = _settings(landing, str(Month.parse(month).previous()), work)
+    for fn in (pipeline.ingest, pipeline.check_quality, pipeline.compute_figures):
+        fn(s)
+    return {"peak_rss_mib": peak_rss_mib()}
+
+
 def child_stages(landing: Path, month: str, work: Path) -> dict:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
     os.environ["SUPERVISION_WAREHOUSE_URL"] = f"sqlite:///{work / 'warehouse.db'}"
     from supervision import pipeline
-    from supervision.settings import RunSettings
 
-    s = RunSettings.resolve({"report_month": month, "inputs_dir": str(landing),
-                             "output_dir": str(work / "output"), "send": False})
+    s = _settings(landing, month, work)
     out = {}
     total = time.perf_counter()
     for name, fn in (("ingest", pipeline.ingest), ("quality", pipeline.check_quality),
@@ -92,9 +116,40 @@ def child_stages(landing: Path, month: str, work: Path) -> dict:
     return out
 
 
-def run_child(kind: str, landing: Path, month: str, work: Path) -> dict:
+def child_parse() -> dict:
+    """Each DAG file: Airflow's own DagBag parse time (after airflow.sdk is imported, as the DAG
+    processor has it) and which heavy modules the parse pulled in (none expected); then the file
+    executed again on its own, its imports cached."""
+    import runpy
+
+    import airflow.sdk  # noqa: F401  (the DAG processor has Airflow imported already)
+    from airflow.dag_processing.dagbag import DagBag
+
+    heavy = ("pandas", "great_expectations", "weasyprint", "numpy", "pyarrow", "openpyxl",
+             "python_calamine", "xlsxwriter")
+    files = {}
+    for path in sorted((ROOT / "dags").glob("*.py")):
+        before = set(sys.modules)
+        t = time.perf_counter()  # first: Airflow's own parse, with nothing of ours imported yet
+        bag = DagBag(dag_folder=str(path))
+        dagbag_s = time.perf_counter() - t
+        loaded = sorted({m.split(".")[0] for m in set(sys.modules) - before} & set(heavy))
+        t = time.perf_counter()  # then the file alone, its imports now cached
+        runpy.run_path(str(path))
+        files[path.name] = {"dagbag_seconds": dagbag_s, "exec_seconds": time.perf_counter() - t,
+                            "dags": sorted(bag.dag_ids), "errors": len(bag.import_errors),
+                            "heavy_imports": loaded}
+    return files
+
+
+def run_child(kind: str, landing: Path | None = None, month: str = "",
+              work: Path | None = None) -> dict:
     cmd = [sys.executable, __file__, "--child", kind, str(landing), month, str(work)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "plugins")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "plugins"),
+           "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+           "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW_HOME": os.environ.get("AIRFLOW_HOME", str(ROOT / ".airflow"))}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{proc.stderr[-4000:]}")
@@ -114,6 +169,10 @@ def machine() -> dict:
             "platform": platform.platform()}
 
 
+def _s(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
+
+
 def table(results: list[dict]) -> str:
     head = ("| communities | rows read | floor: pandas read | ingest | quality+load | figures | "
             "documents | whole | peak RSS | peak / floor RSS | whole / floor time |")
@@ -121,10 +180,10 @@ def table(results: list[dict]) -> str:
     for r in results:
         f, s = r["floor"], r["stages"]
         lines.append(
-            f"| {r['scale']:,} | {s['ingest']['summary']['rows_read']:,} | {f['seconds']:.1f} s "
-            f"({f['peak_rss_mib']:.0f} MiB) | {s['ingest']['seconds']:.1f} s | "
-            f"{s['quality']['seconds']:.1f} s | {s['figures']['seconds']:.1f} s | "
-            f"{s['documents']['seconds']:.1f} s | **{s['whole']['seconds']:.1f} s** | "
+            f"| {r['scale']:,} | {s['ingest']['summary']['rows_read']:,} | {_s(f['seconds'])} "
+            f"({f['peak_rss_mib']:.0f} MiB) | {_s(s['ingest']['seconds'])} | "
+            f"{_s(s['quality']['seconds'])} | {_s(s['figures']['seconds'])} | "
+            f"{_s(s['documents']['seconds'])} | **{_s(s['whole']['seconds'])}** | "
             f"{s['whole']['peak_rss_mib']:.0f} MiB | {s['whole']['peak_rss_mib'] / f['peak_rss_mib']:.1f}× | "
             f"{s['whole']['seconds'] / f['seconds']:.1f}× |")
     return "\n".join(lines)
@@ -135,15 +194,37 @@ def main() -> int:
     parser.add_argument("--scales", type=int, nargs="+", default=[1000, 30000, 300000])
     parser.add_argument("--month", default="2020-06")
     parser.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    parser.add_argument("--cold", action="store_true",
+                        help="do not run the previous month first (its load is then timed too)")
+    parser.add_argument("--table", action="store_true",
+                        help="print the table of the results stored in bench/results, run nothing")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.table:
+        suffix = "-cold" if args.cold else ""
+        stored = [json.loads((RESULTS / f"{n}-{args.format}{suffix}.json").read_text())
+                  for n in args.scales if (RESULTS / f"{n}-{args.format}{suffix}.json").exists()]
+        print(table(stored))
+        return 0
     if args.child:
         kind, landing, month, work = args.child
-        fn = child_floor if kind == "floor" else child_stages
-        result = fn(Path(landing), month) if kind == "floor" else fn(Path(landing), month, Path(work))
+        if kind == "parse":
+            result = child_parse()
+        elif kind == "floor":
+            result = child_floor(Path(landing), month)
+        elif kind == "previous":
+            result = child_previous(Path(landing), month, Path(work))
+        else:
+            result = child_stages(Path(landing), month, Path(work))
         print(json.dumps(result, ensure_ascii=False, default=str))
         return 0
     RESULTS.mkdir(parents=True, exist_ok=True)
+    parse = run_child("parse")
+    (RESULTS / "dag-parse.json").write_text(json.dumps(parse, indent=1))
+    for name, p in parse.items():
+        print(f"DAG file {name}: DagBag parse {p['dagbag_seconds'] * 1000:.0f} ms, executed "
+              f"{p['exec_seconds'] * 1000:.0f} ms re-executed, {p['errors']} import errors, "
+              f"heavy imports: {', '.join(p['heavy_imports']) or 'none'}", flush=True)
     results = []
     for scale in args.scales:
         landing = landing_for(scale, args.format, args.month)
@@ -152,10 +233,13 @@ def main() -> int:
             subprocess.run(["rm", "-rf", str(work)], check=True)
         work.mkdir(parents=True)
         floor = run_child("floor", landing, args.month, work)
+        if not args.cold:
+            run_child("previous", landing, args.month, work)
         stages = run_child("stages", landing, args.month, work)
-        result = {"scale": scale, "format": args.format, "month": args.month,
+        result = {"scale": scale, "format": args.format, "month": args.month, "cold": args.cold,
                   "floor": floor, "stages": stages, "machine": machine()}
-        (RESULTS / f"{scale}-{args.format}.json").write_text(
+        suffix = "-cold" if args.cold else ""
+        (RESULTS / f"{scale}-{args.format}{suffix}.json").write_text(
             json.dumps(result, ensure_ascii=False, indent=1, default=str))
         results.append(result)
         print(table([result]).splitlines()[-1], flush=True)
