@@ -197,10 +197,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.send:
             conf["send"] = True
         since = datetime.now()
-        created = airflow("backfill", "create", "--dag-id", DAG_ID, "--from-date", from_date,
-                          "--to-date", to_date, "--max-active-runs", "1",
-                          "--reprocess-behavior", "completed", "--dag-run-conf", json.dumps(conf),
-                          env=env)
+        create = ("backfill", "create", "--dag-id", DAG_ID, "--from-date", from_date,
+                  "--to-date", to_date, "--max-active-runs", "1",
+                  "--reprocess-behavior", "completed", "--dag-run-conf", json.dumps(conf))
+        for attempt in range(1, 6):
+            # On the embedded SQLite metadata database the scheduler, just started, may hold the
+            # write lock while the CLI inserts the runs; Airflow then removes the partly created
+            # backfill (models/backfill.py, _cleanup_partial_backfill), so it is tried again.
+            created = airflow(*create, env=env, check=False)
+            if created.returncode == 0:
+                break
+            if "database is locked" not in created.stdout + created.stderr or attempt == 5:
+                raise SystemExit(f"airflow {' '.join(create)} failed:\n"
+                                 f"{created.stdout[-2000:]}\n{created.stderr[-4000:]}")
+            log(f"The metadata database was locked (attempt {attempt}); trying again in 5 s")
+            time.sleep(5)
         backfill = latest_backfill(since)
         if backfill is None:
             raise SystemExit(f"no backfill was created:\n{created.stdout[-2000:]}")
