@@ -84,10 +84,6 @@ def plan_key(city: Any, county: Any, name: Any) -> str:
     return "|".join(nz.key(v) for v in (city, county, name))
 
 
-def _column(records: list[dict[str, Any]], key: str) -> list[Any]:
-    return [r.get(key) for r in records]
-
-
 _T = TypeVar("_T")
 
 
@@ -134,9 +130,9 @@ class _Unreadable:
     def __init__(self, n: int):
         self.rows: list[dict[str, str]] = [{} for _ in range(n)]
 
-    def parse(self, records: list[dict[str, Any]], key: str,
+    def parse(self, table: Table, key: str,
               parser: Callable[[Any], tuple[Any, bool]], label: str | None = None) -> list[Any]:
-        cells = _column(records, key)
+        cells = table.column(key)
         out = []
         for i, (value, ok) in enumerate(_mapped(parser, cells)):
             if not ok:
@@ -187,8 +183,8 @@ def summary_checks(table: Table) -> list[dict[str, Any]]:
                                    "ok": False, "unreadable": 0})
                 continue
             total, unreadable = Decimal(0), 0
-            for rec in table.records:
-                v, ok = parser(rec.get(key))
+            for cell in table.column(key):
+                v, ok = parser(cell)
                 if v is not None:
                     total += v
                 elif not ok:
@@ -340,32 +336,32 @@ def load_plan(path: Path, province: Province, target_cities: list[str]) -> Plan:
     that is not a target city, a row without 所在县市区 or 小区名称, a community filed twice. A
     declared fact that cannot be read is kept empty and reported (PLAN_VALUE_UNREADABLE)."""
     table = read_table(path, "plan")
-    recs = table.records
-    if not recs:
+    n = table.rows_read
+    if not n:
         raise InputFileError(path, f"the plan registry has no rows below its header (row {table.header_row})")
-    cities = [_city(r.get("city"), province) for r in recs]
-    problems = [f"row {r['source_row']}: city {c!r} is not a target city"
-                for r, c in zip(recs, cities) if c not in target_cities]
+    cities = [_city(v, province) for v in table.column("city")]
+    problems = [f"row {r}: city {c!r} is not a target city"
+                for r, c in zip(table.column("source_row"), cities) if c not in target_cities]
     if problems:
         raise InputFileError(path, "; ".join(problems[:10])
                              + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""))
-    unreadable = _Unreadable(len(recs))
-    impl = [nz.split_person_phone(v) for v in _column(recs, "impl_contact")]
-    sup = [nz.split_person_phone(v) for v in _column(recs, "sup_contact")]
+    unreadable = _Unreadable(n)
+    impl = [nz.split_person_phone(v) for v in table.column("impl_contact")]
+    sup = [nz.split_person_phone(v) for v in table.column("sup_contact")]
     frame = pd.DataFrame({
-        "source_file": [path.name] * len(recs),
-        "source_row": [r["source_row"] for r in recs],
+        "source_file": [path.name] * n,
+        "source_row": table.column("source_row"),
         "city": cities,
-        "county": [nz.text(v) for v in _column(recs, "county")],
-        "street": [nz.text(v) for v in _column(recs, "street")],
-        "address": [nz.text(v) for v in _column(recs, "address")],
-        "name": [nz.text(v) for v in _column(recs, "name")],
-        "households": pd.array(unreadable.parse(recs, "households", nz.households), dtype="Int64"),
-        "buildings": pd.array(unreadable.parse(recs, "buildings", nz.buildings), dtype="Int64"),
-        "area": pd.array(unreadable.parse(recs, "area", nz.area), dtype="Float64"),
-        "built_year": pd.array(unreadable.parse(recs, "built", nz.year_of, "built_year"), dtype="Int64"),
-        "ownership": [nz.text(v) for v in _column(recs, "ownership")],
-        "planned_content": [nz.text(v) for v in _column(recs, "planned_content")],
+        "county": [nz.text(v) for v in table.column("county")],
+        "street": [nz.text(v) for v in table.column("street")],
+        "address": [nz.text(v) for v in table.column("address")],
+        "name": [nz.text(v) for v in table.column("name")],
+        "households": pd.array(unreadable.parse(table, "households", nz.households), dtype="Int64"),
+        "buildings": pd.array(unreadable.parse(table, "buildings", nz.buildings), dtype="Int64"),
+        "area": pd.array(unreadable.parse(table, "area", nz.area), dtype="Float64"),
+        "built_year": pd.array(unreadable.parse(table, "built", nz.year_of, "built_year"), dtype="Int64"),
+        "ownership": [nz.text(v) for v in table.column("ownership")],
+        "planned_content": [nz.text(v) for v in table.column("planned_content")],
         "impl_officer": [p[0] for p in impl],
         "impl_phone": [p[1] for p in impl],
         "sup_officer": [p[0] for p in sup],
@@ -401,26 +397,30 @@ class Export:
         return table_meta(self.table, self.summary, self.notes)
 
 
-def _raw_json(rec: dict[str, Any], columns: dict[str, str]) -> str:
-    out = {}
-    for key, header in columns.items():
-        v = rec.get(key)
-        if v is None:
-            continue
-        if v.__class__ is str:  # most cells: text kept as written unless it is only spaces
-            if v.strip():
-                out[header] = v
-        elif not nz.is_blank(v):
-            out[header] = _cell_text(v)
-    return json.dumps(out, ensure_ascii=False, sort_keys=False)
+def _raw_json(table: Table) -> list[str]:
+    """Each record's non-blank cells as written, under the file's own headers (JSON)."""
+    headers = list(table.columns.values())
+    out = []
+    for values in zip(*(table.column(key) for key in table.columns)):
+        cells = {}
+        for header, v in zip(headers, values):
+            if v is None:
+                continue
+            if v.__class__ is str:  # most cells: text kept as written unless it is only spaces
+                if v.strip():
+                    cells[header] = v
+            elif not nz.is_blank(v):
+                cells[header] = _cell_text(v)
+        out.append(json.dumps(cells, ensure_ascii=False, sort_keys=False))
+    return out
 
 
-def _officers(recs: list[dict[str, Any]], officer: str, phone: str) -> tuple[list, list]:
+def _officers(table: Table, officer: str, phone: str) -> tuple[list, list]:
     """The officer's name and phone: a phone written into the name cell ("张三 13812345678")
     is split off, and used when the phone cell is empty."""
     names, phones = [], []
-    split = _mapped(nz.split_person_phone, _column(recs, officer))
-    numbers = _mapped(nz.phone, _column(recs, phone))
+    split = _mapped(nz.split_person_phone, table.column(officer))
+    numbers = _mapped(nz.phone, table.column(phone))
     for (name, embedded), number in zip(split, numbers):
         names.append(name)
         phones.append(number if number is not None else embedded)
@@ -449,8 +449,7 @@ def load_export(snapshot: Snapshot, province: Province,
     saying the export was taken after the date in the file's name (the snapshot would hold data
     from after its cut-off)."""
     table = read_table(snapshot.path, "export")
-    recs = table.records
-    n = len(recs)
+    n = table.rows_read
     if n == 0:
         raise InputFileError(snapshot.path, f"the export has no records below its header "
                                             f"(row {table.header_row})")
@@ -467,15 +466,15 @@ def load_export(snapshot: Snapshot, province: Province,
     unreadable = _Unreadable(n)
     cols: dict[str, Any] = {
         "source_file": [snapshot.name] * n,
-        "source_row": [r["source_row"] for r in recs],
+        "source_row": table.column("source_row"),
     }
     for key in TEXT_FIELDS:  # a name, an address or an id is seldom repeated: nothing to share
         unique = key in ("project_id", "name", "address")
-        cols[key] = ([nz.text(v) for v in _column(recs, key)] if unique
-                     else _mapped(nz.text, _column(recs, key)))
+        cols[key] = ([nz.text(v) for v in table.column(key)] if unique
+                     else _mapped(nz.text, table.column(key)))
     for key in CODE_FIELDS:
-        cols[key] = _mapped(lambda v: nz.key(v) or None, _column(recs, key))
-    cols["city"] = _mapped(lambda v: _city(v, province), _column(recs, "city"))
+        cols[key] = _mapped(lambda v: nz.key(v) or None, table.column(key))
+    cols["city"] = _mapped(lambda v: _city(v, province), table.column("city"))
     if target_cities is not None and not set(cols["city"]) & set(target_cities):
         found = sorted({c for c in cols["city"] if c}, key=cols["city"].index)
         raise InputFileError(
@@ -484,24 +483,26 @@ def load_export(snapshot: Snapshot, province: Province,
                            f"{' …' if len(found) > 8 else ''}); is it another province's export?")
     cols["plan_key"] = [plan_key(c, k, m) if c and k and m else None
                         for c, k, m in zip(cols["city"], cols["county"], cols["name"])]
-    cols["households"] = pd.array(unreadable.parse(recs, "households", nz.households), dtype="Int64")
-    cols["buildings"] = pd.array(unreadable.parse(recs, "buildings", nz.buildings), dtype="Int64")
-    cols["area"] = pd.array(unreadable.parse(recs, "area", nz.area), dtype="Float64")
-    cols["built_year"] = pd.array(unreadable.parse(recs, "built", nz.year_of, "built_year"),
+    cols["households"] = pd.array(unreadable.parse(table, "households", nz.households), dtype="Int64")
+    cols["buildings"] = pd.array(unreadable.parse(table, "buildings", nz.buildings), dtype="Int64")
+    cols["area"] = pd.array(unreadable.parse(table, "area", nz.area), dtype="Float64")
+    cols["built_year"] = pd.array(unreadable.parse(table, "built", nz.year_of, "built_year"),
                                   dtype="Int64")
     for key in DATE_FIELDS:
-        cols[key] = [_iso(d) for d in unreadable.parse(recs, key, nz.parse_date)]
+        cols[key] = [_iso(d) for d in unreadable.parse(table, key, nz.parse_date)]
     for key in MONEY_FIELDS:
-        cols[f"{key}_yuan"] = pd.array(unreadable.parse(recs, key, nz.money_yuan), dtype="Int64")
-    cols["elevators"] = pd.array(unreadable.parse(recs, "elevators", nz.elevators), dtype="Int64")
-    cols["impl_officer"], cols["impl_phone"] = _officers(recs, "impl_officer", "impl_phone")
-    cols["sup_officer"], cols["sup_phone"] = _officers(recs, "sup_officer", "sup_phone")
-    reported = unreadable.parse(recs, "reported_at", nz.parse_datetime)
+        cols[f"{key}_yuan"] = pd.array(unreadable.parse(table, key, nz.money_yuan), dtype="Int64")
+    cols["elevators"] = pd.array(unreadable.parse(table, "elevators", nz.elevators), dtype="Int64")
+    cols["impl_officer"], cols["impl_phone"] = _officers(table, "impl_officer", "impl_phone")
+    cols["sup_officer"], cols["sup_phone"] = _officers(table, "sup_officer", "sup_phone")
+    reported = unreadable.parse(table, "reported_at", nz.parse_datetime)
     cols["reported_at"] = [d.isoformat(sep=" ") if d else None for d in reported]
     cols["reported_date"] = [d.date().isoformat() if d else None for d in reported]
-    reviewed = unreadable.parse(recs, "reviewed_at", nz.parse_datetime)
+    reviewed = unreadable.parse(table, "reviewed_at", nz.parse_datetime)
     cols["reviewed_at"] = [d.isoformat(sep=" ") if d else None for d in reviewed]
     cols["unreadable"] = unreadable.column()
-    cols["raw"] = [_raw_json(r, table.columns) for r in recs]
-    frame = pd.DataFrame({c: cols[c] for c in EXPORT_COLUMNS})
-    return Export(frame, table, snapshot, sha256_of(snapshot.path), summary_checks(table), notes)
+    cols["raw"] = _raw_json(table)
+    frame = pd.DataFrame({c: cols.pop(c) for c in EXPORT_COLUMNS})
+    checks = summary_checks(table)
+    table.release()  # the cells are in the frame now; the table keeps the file's shape
+    return Export(frame, table, snapshot, sha256_of(snapshot.path), checks, notes)

@@ -135,7 +135,9 @@ class Table:
     header_row: int                               # first header row (1-based)
     columns: dict[str, str]                       # field key -> header as written in the file
     unknown_columns: list[str]
-    records: list[dict[str, Any]]                 # each has "source_row" plus field keys
+    # the records column by column: "source_row" and each field key -> one cell per record, in
+    # file order (columns, not a dict per row: a national export has 300,000 records)
+    data: dict[str, list[Any]]
     skipped: list[SkippedRow] = field(default_factory=list)
     encoding: str | None = None
     header_rows: int = 1                          # 2 for a two-row header
@@ -145,9 +147,21 @@ class Table:
     blank_rows: int = 0
     ignored_sheets: list[str] = field(default_factory=list)
 
+    rows_read: int = 0                            # records read (kept when data is released)
+
+    def column(self, key: str) -> list[Any]:
+        """One field's cells, record by record (None throughout for a field the file lacks)."""
+        return self.data[key] if key in self.data else [None] * self.rows_read
+
     @property
-    def rows_read(self) -> int:
-        return len(self.records)
+    def records(self) -> list[dict[str, Any]]:
+        """The records as dicts ("source_row" plus field keys), built on each call."""
+        keys = list(self.data)
+        return [dict(zip(keys, values)) for values in zip(*self.data.values())]
+
+    def release(self) -> None:
+        """Drop the cells once they are parsed (the counts and the file's shape stay)."""
+        self.data = {}
 
     @property
     def first_data_row(self) -> int:
@@ -460,7 +474,11 @@ def _table_from_grid(path: Path, kind: str, sheet: _Sheet,
     header_keys = {c: header_key(_cell(head[-1], c)) or header_key(_cell(head[0], c)) for c in mapping}
     skipped = [SkippedRow(r + 1, "title", _row_text(cells))
                for r, cells in enumerate(grid[:header_index]) if _row_text(cells)]
-    records: list[dict[str, Any]] = []
+    keys = list(by_field)
+    first_cols = [cols[0] for cols in by_field.values()]
+    data: dict[str, list[Any]] = {"source_row": [], **{k: [] for k in keys}}
+    appenders = [data[k].append for k in keys]
+    add_row = data["source_row"].append
     summary_rows: list[SummaryRow] = []
     unlabelled_with_data: set[int] = set()
     blank = nonblank_rows = 0
@@ -478,26 +496,28 @@ def _table_from_grid(path: Path, kind: str, sheet: _Sheet,
                     r + 1, {k: _cell(cells, cols[0]) for k, cols in by_field.items()},
                     _row_text(cells)))
             continue
-        rec: dict[str, Any] = {"source_row": r + 1}
-        for key, cols in by_field.items():
-            value = _cell(cells, cols[0])
-            rec[key] = None if isinstance(value, str) and value == "" else value
-        records.append(rec)
+        add_row(r + 1)
+        n = len(cells)
+        for append, c in zip(appenders, first_cols):
+            value = cells[c] if c < n else None
+            append(None if value.__class__ is str and value == "" else value)
         for c in unknown_cols:
             if c < len(cells) and not nz.is_blank(cells[c]) and not label(c):
                 unlabelled_with_data.add(c)
     below = [s for s in skipped if s.reason != "title"]
-    if nonblank_rows != len(records) + len(below):  # pragma: no cover - the invariant itself
-        raise RuntimeError(f"{path}: {nonblank_rows} rows below the header but {len(records)} "
+    n_records = len(data["source_row"])
+    if nonblank_rows != n_records + len(below):  # pragma: no cover - the invariant itself
+        raise RuntimeError(f"{path}: {nonblank_rows} rows below the header but {n_records} "
                            f"records + {len(below)} skipped")
     unknown = [label(c) for c in unknown_cols if label(c)]
     unknown += [f"{_column_letter(c)}列（无表头）" for c in sorted(unlabelled_with_data)]
     absent = [s.canonical for s in spec.fields if not s.required and s.key not in by_field
               and s.key != "seq"]
     return Table(path=path, kind=kind, sheet=sheet.name, header_row=header_index + 1,
-                 columns=columns, unknown_columns=unknown, records=records, skipped=skipped,
+                 columns=columns, unknown_columns=unknown, data=data, skipped=skipped,
                  encoding=encoding, header_rows=header_rows, delimiter=delimiter,
-                 absent_optional=absent, summary_rows=summary_rows, blank_rows=blank)
+                 absent_optional=absent, summary_rows=summary_rows, blank_rows=blank,
+                 rows_read=n_records)
 
 
 def _has_content(grid: list[list[Any]]) -> bool:

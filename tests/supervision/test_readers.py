@@ -35,6 +35,10 @@ def test_header_below_title_rows_and_summary_rows_skipped(tmp_path):
     assert t.columns["planned_invest"] == "计划总投资（万元）"  # full-width brackets recognised
     assert t.unknown_columns == ["序号"]
     assert {s.reason for s in t.skipped} == {"title", "summary"}
+    # column by column, the same cells as the records; a field the file lacks reads as None
+    assert t.column("project_id") == ["P1", "P2"] and t.column("households") == [None, None]
+    t.release()
+    assert t.rows_read == 2 and t.records == []
 
 
 def test_missing_required_column_names_file_and_column(tmp_path):
