@@ -502,7 +502,7 @@ def load_export(snapshot: Snapshot, province: Province,
     cols["reviewed_at"] = [d.isoformat(sep=" ") if d else None for d in reviewed]
     cols["unreadable"] = unreadable.column()
     cols["raw"] = _raw_json(table)
-    frame = pd.DataFrame({c: cols.pop(c) for c in EXPORT_COLUMNS})
     checks = summary_checks(table)
-    table.release()  # the cells are in the frame now; the table keeps the file's shape
+    table.release()  # every cell is parsed: the table keeps the file's shape, not its cells
+    frame = pd.DataFrame({c: cols.pop(c) for c in EXPORT_COLUMNS})
     return Export(frame, table, snapshot, sha256_of(snapshot.path), checks, notes)
