@@ -208,6 +208,18 @@ def check_quality(s: RunSettings) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- figures
 
+def compute_month_figures(conn: Connection, programme: Programme, month: Month) -> dict[str, pd.DataFrame]:
+    """Every figure of ``month``, computed and stored in the warehouse in one transaction:
+    ``figures`` (per city and 全省), ``overdue``, ``warnings`` (early warning), ``sample`` (N8),
+    ``basic`` (N10) and ``elevators`` (N11)."""
+    return {"figures": figures.compute_city_figures(conn, programme, month),
+            "overdue": figures.compute_overdue(conn, programme, month),
+            "warnings": early_warning.compute_early_warnings(conn, programme, month),
+            "sample": spot_check.compute_spot_checks(conn, programme, month),
+            "basic": watch_lists.compute_basic_category_list(conn, programme, month),
+            "elevators": watch_lists.compute_elevator_list(conn, programme, month)}
+
+
 def compute_figures(s: RunSettings) -> dict[str, Any]:
     """The month's figures (docs/figures.md) into the warehouse, and their tables into the
     staging folder: ranking, overdue list, early warning, spot-check sample (N8), basic-category
@@ -216,12 +228,9 @@ def compute_figures(s: RunSettings) -> dict[str, Any]:
     programme = programme_for_month(month)
     engine = wh.connect(s.warehouse_url)
     with engine.begin() as conn:
-        city = figures.compute_city_figures(conn, programme, month)
-        overdue = figures.compute_overdue(conn, programme, month)
-        warnings = early_warning.compute_early_warnings(conn, programme, month)
-        sample = spot_check.compute_spot_checks(conn, programme, month)
-        basic = watch_lists.compute_basic_category_list(conn, programme, month)
-        elevators = watch_lists.compute_elevator_list(conn, programme, month)
+        computed = compute_month_figures(conn, programme, month)
+    city, overdue, warnings = computed["figures"], computed["overdue"], computed["warnings"]
+    sample, basic, elevators = computed["sample"], computed["basic"], computed["elevators"]
     load = _current_load(engine, month)
     label = month.label_zh()
     subtitle = (f"数据截至{date_zh(month.last_day)}　数据来源：{load['snapshot_file']}"

@@ -11,10 +11,11 @@ from fractions import Fraction
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from supervision import early_warning, figures, spot_check, watch_lists
+from supervision import figures
 from supervision import warehouse as wh
 from supervision.config import load_programme
 from supervision.months import Month
+from supervision.pipeline import compute_month_figures
 
 from tests.supervision.figure_warehouse import Builder, both_dbs, comparable  # noqa: F401
 
@@ -97,12 +98,7 @@ def compute_all(engine) -> dict[str, list[dict]]:
     programme = load_programme(2020)
     with engine.begin() as conn:
         figures.compute_city_figures(conn, programme, MAY)
-        out = {"figures": figures.compute_city_figures(conn, programme, JUNE),
-               "overdue": figures.compute_overdue(conn, programme, JUNE),
-               "warnings": early_warning.compute_early_warnings(conn, programme, JUNE),
-               "sample": spot_check.compute_spot_checks(conn, programme, JUNE),
-               "basic": watch_lists.compute_basic_category_list(conn, programme, JUNE),
-               "elevators": watch_lists.compute_elevator_list(conn, programme, JUNE)}
+        out = compute_month_figures(conn, programme, JUNE)
     return {k: comparable(v) for k, v in out.items()}
 
 

@@ -7,10 +7,11 @@ import csv
 import openpyxl
 import pytest
 
-from supervision import early_warning, figures, spot_check, tables, watch_lists
+from supervision import figures, tables
 from supervision import warehouse as wh
 from supervision.config import load_programme
 from supervision.months import Month
+from supervision.pipeline import compute_month_figures
 
 from tests.supervision.figure_warehouse import june_2020
 
@@ -27,12 +28,7 @@ def month(tmp_path_factory):
     p = load_programme(2020)
     with engine.begin() as conn:
         figures.compute_city_figures(conn, p, MAY)
-        data = {"figures": figures.compute_city_figures(conn, p, JUNE),
-                "overdue": figures.compute_overdue(conn, p, JUNE),
-                "warnings": early_warning.compute_early_warnings(conn, p, JUNE),
-                "sample": spot_check.compute_spot_checks(conn, p, JUNE),
-                "basic": watch_lists.compute_basic_category_list(conn, p, JUNE),
-                "elevators": watch_lists.compute_elevator_list(conn, p, JUNE)}
+        data = compute_month_figures(conn, p, JUNE)
     engine.dispose()
     out = folder / "out"
     tables.write_ranking_csv(out / "ranking.csv", data["figures"])
