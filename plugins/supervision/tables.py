@@ -92,14 +92,23 @@ RANKING_SHEET = [
     Col("进度滞后", "lagging", "flag", 8),
 ]
 
-OVERDUE_COLUMNS = [
+# a community as every list names it, and its two officers with their phones
+COMMUNITY_COLUMNS = [
     Col("市州", "city", "text", 12), Col("所在县市区", "county", "text", 14),
     Col("小区名称", "name", "text", 28), Col("项目编号", "project_id", "text", 16),
+]
+OFFICER_COLUMNS = [
+    Col("实施责任人", "impl_officer", "text", 9), Col("实施责任人电话", "impl_phone", "text", 14),
+    Col("监管责任人", "sup_officer", "text", 9), Col("监管责任人电话", "sup_phone", "text", 14),
+]
+
+OVERDUE_COLUMNS = COMMUNITY_COLUMNS + [
     Col("原因", "reason", "text", 27), Col("原因说明", "reason_label", "text", 22),
     Col("详情", "detail", "text", 30),
 ]
 
-# a city's own list, attached to its 督办通知 (the only table with the officers' phones)
+# a city's own list, attached to its 督办通知: of what is mailed, only this carries the officers'
+# phones, and only to their own city (the spot-check and N11 lists stay in the month folder)
 NOTICE_LIST_COLUMNS = OVERDUE_COLUMNS + [
     Col("改造实施责任人", "impl_officer", "text", 10), Col("联系电话", "impl_phone", "text", 14),
     Col("日常监管责任人", "sup_officer", "text", 10), Col("联系电话", "sup_phone", "text", 14),
@@ -133,17 +142,14 @@ SPOT_CHECK_COLUMNS = [
     Col("累计完成投资(万元)", "done_invest_yuan", "money", 12),
     Col("加装电梯(部)", "elevators", "int", 8), Col("审核状态", "review_status", "text", 9),
     Col("填报日期", "reported_date", "text", 11),
-    Col("实施责任人", "impl_officer", "text", 9), Col("实施责任人电话", "impl_phone", "text", 14),
-    Col("监管责任人", "sup_officer", "text", 9), Col("监管责任人电话", "sup_phone", "text", 14),
+] + OFFICER_COLUMNS + [
     Col("抽样键(SHA-256)", "sample_key", "text", 20),
 ]
 # columns the inspectors fill in on site (xlsx only; the reported-vs-verified comparison of N8)
 SPOT_CHECK_FILL_IN = [("核实改造状态", 10), ("核实累计完成投资(万元)", 12), ("核实结论", 24),
                       ("核查人", 9), ("核查日期", 11)]
 
-BASIC_CATEGORY_COLUMNS = [
-    Col("市州", "city", "text", 12), Col("所在县市区", "county", "text", 14),
-    Col("小区名称", "name", "text", 28), Col("项目编号", "project_id", "text", 16),
+BASIC_CATEGORY_COLUMNS = COMMUNITY_COLUMNS + [
     Col("原因", "reason", "text", 26), Col("原因说明", "reason_label", "text", 30),
     Col("基础类项数", "basic_count", "int", 8), Col("完善类项数", "improve_count", "int", 8),
     Col("提升类项数", "upgrade_count", "int", 8),
@@ -155,17 +161,12 @@ BASIC_CATEGORY_COLUMNS = [
     Col("数据校验", "is_valid", "valid", 8),
 ]
 
-ELEVATOR_COLUMNS = [
-    Col("市州", "city", "text", 12), Col("所在县市区", "county", "text", 14),
-    Col("小区名称", "name", "text", 28), Col("项目编号", "project_id", "text", 16),
+ELEVATOR_COLUMNS = COMMUNITY_COLUMNS + [
     Col("加装电梯(部)", "elevators", "int", 8), Col("改造状态", "status", "text", 9),
     Col("开工日期", "start_date", "text", 11),
     Col("计划总投资(万元)", "planned_invest_yuan", "money", 12),
     Col("累计完成投资(万元)", "done_invest_yuan", "money", 12),
-    Col("实施责任人", "impl_officer", "text", 9), Col("实施责任人电话", "impl_phone", "text", 14),
-    Col("监管责任人", "sup_officer", "text", 9), Col("监管责任人电话", "sup_phone", "text", 14),
-    Col("数据校验", "is_valid", "valid", 8),
-]
+] + OFFICER_COLUMNS + [Col("数据校验", "is_valid", "valid", 8)]
 
 
 # --------------------------------------------------------------------------- values
