@@ -77,14 +77,10 @@ def rendered_june(sample_landing, tmp_path_factory):
     """Data month 2020-06 of the sample data run through every stage but sending, once per
     session: the documents delivery tests send (their settings: warehouse of the render)."""
     from supervision import pipeline
-    from supervision.settings import RunSettings
+    from tests.fixtures.runs import month_settings, warehouse_env
 
     out = tmp_path_factory.mktemp("june")
-    os.environ["SUPERVISION_WAREHOUSE_URL"] = f"sqlite:///{out / 'render.db'}"
-    try:
-        s = RunSettings.resolve({"report_month": "2020-06", "inputs_dir": str(sample_landing),
-                                 "output_dir": str(out)})
+    with warehouse_env(f"sqlite:///{out / 'render.db'}"):
+        s = month_settings(sample_landing, out)
         pipeline.run_month(s, approve=False)
-    finally:
-        os.environ.pop("SUPERVISION_WAREHOUSE_URL", None)
     return s

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.runs import warehouse_env
 from tests.independent import month_figures
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,11 +26,8 @@ def _rows(path):
 
 @pytest.fixture(scope="module")
 def june_run(airflow_db, sample_landing, tmp_path_factory):
-    import os
-
     out = tmp_path_factory.mktemp("out")
-    os.environ["SUPERVISION_WAREHOUSE_URL"] = f"sqlite:///{out / 'warehouse.db'}"
-    try:
+    with warehouse_env(f"sqlite:///{out / 'warehouse.db'}"):
         from airflow.dag_processing.dagbag import DagBag
 
         dag = DagBag(dag_folder=str(ROOT / "dags")).dags["renovation_supervision_monthly"]
@@ -38,8 +36,6 @@ def june_run(airflow_db, sample_landing, tmp_path_factory):
             run_conf={"report_month": "2020-06", "inputs_dir": str(sample_landing),
                       "output_dir": str(out)},
             mark_success_pattern="steward_approval")
-    finally:
-        os.environ.pop("SUPERVISION_WAREHOUSE_URL", None)
     return dag_run, out
 
 

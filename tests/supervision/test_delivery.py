@@ -17,6 +17,7 @@ from supervision import delivery, pipeline, warehouse
 from supervision.delivery import (DeliveryIncomplete, NotDelivered, OutboxTransport, SmtpTransport,
                                   claim, ledger_rows, settle, settle_unresolved)
 from supervision.errors import InputFileError
+from tests.fixtures.runs import warehouse_env
 
 MONTH = "2020-06"
 SENDER = "renovation-supervision@example.gov.cn"
@@ -69,14 +70,10 @@ def test_exactly_once_across_a_failure_mid_batch_and_a_full_rerun(s, smtp_server
     assert result["channel"] == "smtp"
 
     # a full rerun of the month, every stage again: documents replaced, nothing sent twice
-    import os
-    os.environ["SUPERVISION_WAREHOUSE_URL"] = s.warehouse_url
-    try:
+    with warehouse_env(s.warehouse_url):
         for stage in (pipeline.ingest, pipeline.check_quality, pipeline.compute_figures,
                       pipeline.render_documents):
             stage(s)
-    finally:
-        os.environ.pop("SUPERVISION_WAREHOUSE_URL", None)
     rerun = pipeline.send(s, smtp_transport(smtp_server))
     assert rerun["recipients_sent"] == 0 and rerun["recipients_skipped"] == 168
 

@@ -5,7 +5,6 @@ the month again gives the same bytes."""
 from __future__ import annotations
 
 import csv
-import os
 import re
 import subprocess
 from datetime import date
@@ -19,7 +18,7 @@ from supervision import documents, figures, pipeline
 from supervision import warehouse as wh
 from supervision.config import load_programme
 from supervision.months import Month
-from supervision.settings import RunSettings
+from tests.fixtures.runs import month_settings, warehouse_env
 
 ORDER = ["长沙市", "株洲市", "湘潭市", "衡阳市", "邵阳市", "岳阳市", "常德市", "张家界市", "益阳市",
          "郴州市", "永州市", "怀化市", "娄底市", "湘西自治州"]
@@ -86,17 +85,12 @@ def _wan(amount: str) -> str:
 def june(sample_landing, tmp_path_factory):
     """June 2020 of the sample run through the stages (no Airflow); the warehouse stays."""
     out = tmp_path_factory.mktemp("documents")
-    url = f"sqlite:///{out / 'warehouse.db'}"
-    os.environ["SUPERVISION_WAREHOUSE_URL"] = url
-    try:
-        s = RunSettings.resolve({"report_month": "2020-06", "inputs_dir": str(sample_landing),
-                                 "output_dir": str(out)})
+    with warehouse_env(f"sqlite:///{out / 'warehouse.db'}") as url:
+        s = month_settings(sample_landing, out)
         pipeline.ingest(s)
         pipeline.check_quality(s)
         pipeline.compute_figures(s)
         summary = pipeline.render_documents(s)
-    finally:
-        os.environ.pop("SUPERVISION_WAREHOUSE_URL", None)
     return out / "2020-06", url, summary
 
 

@@ -5,7 +5,6 @@ landing files with none of the pipeline's code)."""
 from __future__ import annotations
 
 import csv
-import os
 
 import pytest
 
@@ -13,8 +12,8 @@ from supervision import early_warning, figures, pipeline, spot_check, watch_list
 from supervision import warehouse as wh
 from supervision.config import load_programme
 from supervision.months import Month
-from supervision.settings import RunSettings
 
+from tests.fixtures.runs import month_settings, warehouse_env
 from tests.independent import month_figures
 from tests.supervision.figure_warehouse import comparable
 
@@ -25,15 +24,11 @@ FILES = ["ranking.csv", "ranking.xlsx", "overdue.csv", "overdue.xlsx", "early_wa
 
 
 def _run(landing, out, url):
-    os.environ["SUPERVISION_WAREHOUSE_URL"] = url
-    try:
-        s = RunSettings.resolve({"report_month": str(JUNE), "inputs_dir": str(landing),
-                                 "output_dir": str(out)})
+    with warehouse_env(url):
+        s = month_settings(landing, out, str(JUNE))
         pipeline.ingest(s)
         pipeline.check_quality(s)
         summary = pipeline.compute_figures(s)
-    finally:
-        os.environ.pop("SUPERVISION_WAREHOUSE_URL", None)
     engine = wh.connect(url)
     p = load_programme(2020)
     with engine.connect() as conn:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from supervision import pipeline, warehouse
-from supervision.settings import RunSettings
+from tests.fixtures.runs import month_settings, warehouse_env
 
 
 def _digests(folder):
@@ -27,20 +27,13 @@ def _counts(url, month):
 
 @pytest.fixture(scope="module")
 def two_runs(sample_landing, tmp_path_factory):
-    import os
-
     out = tmp_path_factory.mktemp("out")
-    url = f"sqlite:///{out / 'warehouse.db'}"
-    os.environ["SUPERVISION_WAREHOUSE_URL"] = url
-    try:
-        s = RunSettings.resolve({"report_month": "2020-06", "inputs_dir": str(sample_landing),
-                                 "output_dir": str(out)})
+    with warehouse_env(f"sqlite:///{out / 'warehouse.db'}") as url:
+        s = month_settings(sample_landing, out)
         first = pipeline.run_month(s)
         digests_first, counts_first = _digests(out / "2020-06"), _counts(url, "2020-06")
         second = pipeline.run_month(s)
         digests_second, counts_second = _digests(out / "2020-06"), _counts(url, "2020-06")
-    finally:
-        os.environ.pop("SUPERVISION_WAREHOUSE_URL", None)
     return out, (first, digests_first, counts_first), (second, digests_second, counts_second)
 
 

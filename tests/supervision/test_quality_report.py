@@ -13,7 +13,7 @@ from supervision import pipeline
 from supervision import warehouse as wh
 from supervision.quality import load_rules
 from supervision.quality_report import OTHER_CITY, rule_counts
-from supervision.settings import RunSettings
+from tests.fixtures.runs import month_settings, warehouse_env
 
 MONTH = "2020-06"
 CITIES = ["长沙市", "株洲市", "湘潭市", "衡阳市", "邵阳市", "岳阳市", "常德市", "张家界市", "益阳市",
@@ -55,18 +55,11 @@ def _csv(path):
 
 @pytest.fixture(scope="module")
 def june(sample_landing, tmp_path_factory):
-    import os
-
     out = tmp_path_factory.mktemp("quality_report")
-    url = f"sqlite:///{out / 'warehouse.db'}"
-    os.environ["SUPERVISION_WAREHOUSE_URL"] = url
-    try:
-        s = RunSettings.resolve({"report_month": MONTH, "inputs_dir": str(sample_landing),
-                                 "output_dir": str(out)})
+    with warehouse_env(f"sqlite:///{out / 'warehouse.db'}") as url:
+        s = month_settings(sample_landing, out, MONTH)
         pipeline.ingest(s)
         summary = pipeline.check_quality(s)
-    finally:
-        os.environ.pop("SUPERVISION_WAREHOUSE_URL", None)
     folder = out / ".staging" / MONTH
     cells = _Cells()
     cells.feed((folder / "quality_report.html").read_text("utf-8"))
