@@ -89,21 +89,11 @@ _T = TypeVar("_T")
 
 def _mapped(fn: Callable[[Any], _T], values: list[Any]) -> list[_T]:
     """``[fn(v) for v in values]``, calling ``fn`` once per distinct cell: an export repeats its
-    cities, counties, statuses, dates and officers thousands of times. Keyed by type as well as
-    value (1, 1.0 and True are equal in Python but not the same cell); ``fn`` must be pure and
-    return immutable values."""
-    cache: dict[tuple[type, Any], _T] = {}
-    out = []
-    for v in values:
-        k = (v.__class__, v)
-        try:
-            r = cache[k]
-        except KeyError:
-            r = cache[k] = fn(v)
-        except TypeError:  # an unhashable cell (none come from calamine or csv)
-            r = fn(v)
-        out.append(r)
-    return out
+    cities, counties, statuses, dates and officers thousands of times. ``typed`` keeps 1, 1.0
+    and True apart (equal in Python, not the same cell); ``fn`` must be pure and return
+    immutable values."""
+    once = lru_cache(maxsize=None, typed=True)(fn)
+    return [once(v) for v in values]
 
 
 def _iso(d: date | None) -> str | None:
