@@ -288,7 +288,9 @@ _DIGITS = "零一二三四五六七八九"
 
 
 def numeral_zh(n: int) -> str:
-    """1 → 一, 10 → 十, 14 → 十四, 21 → 二十一 (counts of cities)."""
+    """A count before a measure word: 1 → 一, 2 → 两 (两个月, 前两位), 10 → 十, 14 → 十四."""
+    if n == 2:
+        return "两"
     if n < 10:
         return _DIGITS[n]
     tens, ones = divmod(n, 10)
