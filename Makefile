@@ -2,7 +2,7 @@
 # Airflow home (.airflow, SQLite) and the sample landing area (var/landing) live in the repo.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help install fonts sample airflow-db run demo backfill backfill-check test bench lint lock clean env
+.PHONY: help install fonts sample airflow-db run demo backfill backfill-check test bench lint lock clean env new-year
 
 PYTHON ?= python3
 UV_VERSION := 0.13.9
@@ -31,6 +31,7 @@ help:
 	@echo "make run MONTH=YYYY-MM INPUTS=<landing dir> OUTPUT=<dir>   run (or re-run) one month"
 	@echo "make backfill FROM=YYYY-MM TO=YYYY-MM [INPUTS=.. OUTPUT=..]   backfill months through Airflow (sends nothing)"
 	@echo "make backfill-check FROM=YYYY-MM TO=YYYY-MM   backfill vs single-month runs, byte for byte"
+	@echo "make new-year YEAR=YYYY [FROM=YYYY] [FORCE=1]   the next programme file, dates moved, decisions marked (docs/runbook.md §5)"
 	@echo "make test                 the test suite"
 	@echo "make bench [SCALES='1000 30000 300000']   time a month's stages at national scale (docs/benchmarks.md)"
 	@echo "make sample               (re)generate the sample landing area in var/landing"
@@ -93,6 +94,12 @@ backfill-check: install fonts airflow-db $(if $(filter $(SAMPLE),$(INPUTS)),samp
 	for m in $$($(BIN)/python -c 'import sys; from supervision.months import Month, months_between; print(*months_between(Month.parse(sys.argv[1]), Month.parse(sys.argv[2])))' "$(FROM)" "$(TO)"); do \
 	  scripts/run_month.sh "$$m" "$(INPUTS)" $(CURDIR)/var/out-single >/dev/null || exit 1; done
 	$(BIN)/python scripts/compare_months.py $(CURDIR)/var/out-backfill $(CURDIR)/var/out-single "$(FROM)" "$(TO)"
+
+# The programme file of a new year from the latest earlier one (or FROM=), validated; it marks
+# with '# DECIDE:' what only the year's notice can say. docs/runbook.md §5.
+new-year: install
+	@test -n "$(YEAR)" || { echo "usage: make new-year YEAR=YYYY [FROM=YYYY] [FORCE=1]" >&2; exit 2; }
+	$(BIN)/python -m supervision.new_year --year "$(YEAR)" $(if $(FROM),--from "$(FROM)") $(if $(FORCE),--force)
 
 demo: sample
 	@$(MAKE) --no-print-directory run MONTH=2020-06 INPUTS=$(SAMPLE) OUTPUT=$(CURDIR)/output

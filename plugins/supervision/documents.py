@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from . import paths
-from .config import Programme
+from .config import Programme, Province, ranking_indicators
 from .figures import PROVINCE_ROW, format_score
 from .months import Month, date_zh
 from .tables import REASON_LABELS
@@ -201,6 +201,16 @@ class CityLine:
     timely_change: str
     lagging: bool
     not_started: int
+    short: str = ""              # the name documents print (湘西州), when it differs from city
+
+    @property
+    def name(self) -> str:
+        """The city as documents name it (its configured short name, else ``city``)."""
+        return self.short or self.city
+
+    def pct(self, rate: str) -> str:
+        """One of the three rates by its key (start_rate, investment_rate, timely_rate)."""
+        return percent(getattr(self, RATE_FIELDS[rate]))
 
     @property
     def start_pct(self) -> str:
@@ -219,8 +229,15 @@ class CityLine:
         return percent(self.finish)
 
 
-def city_line(r: pd.Series, seq: int | str = "") -> CityLine:
+#: the CityLine field of each weighted rate, and how documents name the rate
+RATE_FIELDS = {"start_rate": "start", "investment_rate": "investment", "timely_rate": "timely"}
+RATE_NAMES = {"start_rate": "开工率", "investment_rate": "投资完成率", "timely_rate": "信息报送及时率"}
+
+
+def city_line(r: pd.Series, seq: int | str = "", province: Province | None = None) -> CityLine:
+    short = province.display_name(r.city) if province is not None else ""
     return CityLine(
+        short="" if short == r.city else short,
         seq=seq, city=r.city, is_total=r.city == PROVINCE_ROW,
         target_count=int(r.target_count), started_count=int(r.started_count),
         finished_count=int(r.finished_count),
@@ -240,28 +257,105 @@ def city_line(r: pd.Series, seq: int | str = "") -> CityLine:
     )
 
 
-def city_lines(figures: pd.DataFrame) -> list[CityLine]:
-    """Every city in administrative order (序号 1…n), then 全省."""
+def city_lines(figures: pd.DataFrame, province: Province | None = None) -> list[CityLine]:
+    """Every city in administrative order (序号 1…n), then 全省; with ``province``, each line
+    carries the city's short name for the documents."""
     ordered = figures.sort_values("city_order")
     lines, seq = [], 0
     for _, r in ordered.iterrows():
         if r.city == PROVINCE_ROW:
-            lines.append(city_line(r, ""))
+            lines.append(city_line(r, "", province))
         else:
             seq += 1
-            lines.append(city_line(r, seq))
+            lines.append(city_line(r, seq, province))
     return lines
 
 
 def top_and_bottom(figures: pd.DataFrame, n: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The first and last ``n`` cities by 排名, every city of a tie at the boundary included,
-    each in the listing order of SPEC §3 (score, 开工率, 投资完成率, administrative order)."""
+    """The first and last ``n`` cities by 排名, every city of a tie at the boundary included:
+    the first in the listing order of SPEC §3 (score, 开工率, 投资完成率, administrative order),
+    the last worst first (that order reversed), as published bulletins name them."""
     cities = figures[figures.city != PROVINCE_ROW]
     ranks = cities.score_rank.astype(int)
     top = cities[ranks <= sorted(ranks)[min(n, len(ranks)) - 1]]
     worst = sorted(ranks, reverse=True)[min(n, len(ranks)) - 1]
     bottom = cities[ranks >= worst]
-    return top.sort_values("list_order"), bottom.sort_values("list_order")
+    return (top.sort_values("list_order"),
+            bottom.sort_values("list_order", ascending=False))
+
+
+_DIGITS = "零一二三四五六七八九"
+
+
+def numeral_zh(n: int) -> str:
+    """A count before a measure word: 1 → 一, 2 → 两 (两个月, 前两位), 10 → 十, 14 → 十四."""
+    if n == 2:
+        return "两"
+    if n < 10:
+        return _DIGITS[n]
+    tens, ones = divmod(n, 10)
+    return (_DIGITS[tens] if tens > 1 else "") + "十" + (_DIGITS[ones] if ones else "")
+
+
+def rate_text(rate: Fraction | None) -> str:
+    """A rate in running text: 100% when exactly full (均达100%), else as in the tables."""
+    return "100%" if rate == 1 else percent(rate)
+
+
+@dataclass(frozen=True)
+class RankingBasis:
+    """What the ranking is computed from, as the programme's weights say: one rate alone
+    (named with its values in the text), or the composite score of several."""
+    rates: tuple[str, ...]            # the weighted rates, in the order of SPEC §3
+    weights: dict[str, str]           # every weight as a percentage (50%)
+
+    @property
+    def single(self) -> bool:
+        return len(self.rates) == 1
+
+    @property
+    def rate(self) -> str:
+        return self.rates[0]
+
+    @property
+    def indicator(self) -> str:
+        """开工率 (single basis) or 综合得分."""
+        return RATE_NAMES[self.rate] if self.single else "综合得分"
+
+
+def ranking_basis(programme: Programme) -> RankingBasis:
+    return RankingBasis(ranking_indicators(programme.weights),
+                        {k: f"{Decimal(repr(v)) * 100:.0f}%" for k, v in programme.weights.items()})
+
+
+@dataclass(frozen=True)
+class RankedGroup:
+    """The first or last cities of the ranking as the text names them: in order, with their
+    value of the basis (a rate, or the score), and whether they share one value."""
+    lines: tuple[CityLine, ...]
+    values: tuple[str, ...]
+    count_zh: str                     # 三 (前三位 / 后三位)
+
+    @property
+    def names(self) -> str:
+        return "、".join(x.name for x in self.lines)
+
+    @property
+    def same(self) -> bool:
+        return len(set(self.values)) == 1
+
+    @property
+    def full(self) -> bool:
+        return self.same and self.values[0] == "100%"
+
+
+def ranked_group(lines: list[CityLine], basis: RankingBasis) -> RankedGroup:
+    if basis.single:
+        field_name = RATE_FIELDS[basis.rate]
+        values = tuple(rate_text(getattr(x, field_name)) for x in lines)
+    else:
+        values = tuple(f"{x.score}分" for x in lines)
+    return RankedGroup(tuple(lines), values, numeral_zh(len(lines)))
 
 
 # --------------------------------------------------------------------------- early warning
@@ -441,30 +535,39 @@ def monthly_bulletin_context(programme: Programme, month: Month, figures: pd.Dat
         issued_on=published, printed_by=d.get("printed_by", ""),
         cc=tuple(cfg.get("cc", [d.get("city_governments", "各市州人民政府")])),
         attachments=(table_title, chart_title))
-    lines = city_lines(figures)
+    lines = city_lines(figures, programme.province)
     province = next(x for x in lines if x.is_total)
     cities = [x for x in lines if not x.is_total]
     top, bottom = top_and_bottom(figures)
     by_city = {x.city: x for x in cities}
+    basis = ranking_basis(programme)
+    from .early_warning import pace_window  # noqa: PLC0415
     warnings = warnings or []
     targets = targets_of(programme, month)
     # the lag flags of the figures stage (an empty rate lags nothing; docs/figures.md)
     flags = figures.set_index("city")
-    lagging_start = [x.city for x in cities if bool(flags.at[x.city, "start_lagging"])]
-    lagging_invest = [x.city for x in cities if bool(flags.at[x.city, "investment_lagging"])]
+    lagging_start = [x.name for x in cities if bool(flags.at[x.city, "start_lagging"])]
+    lagging_invest = [x.name for x in cities if bool(flags.at[x.city, "investment_lagging"])]
+    shown = programme.province.display_name
     return {
         "doc": doc, "month_zh": label, "month_end_zh": date_zh(month.last_day),
         "snapshot_date_zh": date_zh(snapshot["date"]), "snapshot_name": snapshot["name"],
         "basis": _basis(programme), "system_name": _system(programme),
         "year": programme.year, "province": province, "rows": lines,
         "top": [by_city[c] for c in top.city], "bottom": [by_city[c] for c in bottom.city],
-        "lagging": [x.city for x in cities if x.lagging],
+        "basis_rule": basis,
+        "top_group": ranked_group([by_city[c] for c in top.city], basis),
+        "bottom_group": ranked_group([by_city[c] for c in bottom.city], basis),
+        "lagging": [x.name for x in cities if x.lagging],
         "lagging_start": lagging_start, "lagging_investment": lagging_invest,
         "risers": sorted((x for x in cities if x.rank_move.startswith("↑")),
                          key=lambda x: (-int(x.rank_move[1:]), x.rank)),
         "warnings": [w for w in warnings if w.will_miss],
         "warnings_start": [w for w in warnings if w.will_miss_start],
         "warnings_investment": [w for w in warnings if w.will_miss_investment],
+        "shown": shown, "pace_months": numeral_zh(pace_window(programme, month)),
+        "rate_names": RATE_NAMES,
+        "table_rate_names": {**RATE_NAMES, "timely_rate": "报送及时率"},
         "projecting_start": any(w.projected_start_rate is not None for w in warnings),
         "projecting_investment": any(w.projected_investment_rate is not None for w in warnings),
         "targets": targets, "weights": {k: f"{Decimal(repr(v)) * 100:.0f}%"
@@ -484,7 +587,7 @@ def rates_chart(lines: list[CityLine], targets: Targets) -> str:
 
     cities = [x for x in lines if not x.is_total]
     svg = rates_chart_svg(
-        [x.city for x in cities],
+        [x.name for x in cities],
         [RatePanel("start_rate", "开工率", [x.start for x in cities],
                    float(targets.start_expected), f"序时进度{targets.start_expected_pct}"),
          RatePanel("investment_rate", "投资完成率", [x.investment for x in cities],
@@ -603,20 +706,21 @@ def supervision_notice_context(programme: Programme, month: Month, city: pd.Seri
     max_listed = int(cfg.get("list_max_communities", 150))
     listed = community_count <= max_listed
     communities = notice_communities(items) if listed else []
-    list_title = f"{city.city}城镇老旧小区改造逾期及问题小区清单"
+    shown = city_cfg.display
+    list_title = f"{shown}城镇老旧小区改造逾期及问题小区清单"
     contact = d.get("contact") or {}
     annotation = ""
     if contact:
         annotation = f"联系人：{contact.get('name', '')}，联系电话：{contact.get('phone', '')}"
     doc = DocHeader(
-        title_lines=(f"关于督促加快{city.city}", "城镇老旧小区改造工作的通知"),
+        title_lines=(f"关于督促加快{shown}", "城镇老旧小区改造工作的通知"),
         number=NumberRule.of(cfg.get("number", {}), "").number(
             published.year, month, programme.month_index(month), len(cities), city_cfg.order - 1),
         issuers=_issuers(programme, {"issuers": cfg.get("issuers") or [d.get("issuer", "")]}),
         recipients=str((cfg.get("recipients_by_city") or {}).get(city.city)
-                       or cfg.get("recipients", "{city}")).format(city=city.city),
+                       or cfg.get("recipients", "{city}")).format(city=city.city, short=shown),
         issued_on=published, printed_by=d.get("printed_by", ""),
-        cc=tuple(c.format(city=city.city) for c in cfg.get("cc", [])),
+        cc=tuple(c.format(city=city.city, short=shown) for c in cfg.get("cc", [])),
         attachments=(list_title,) if community_count else (), annotation=annotation)
     reason_counts = items.reason.value_counts()
     counts = [(REASON_LABELS[r], int(reason_counts[r])) for r in REASON_LABELS
@@ -625,7 +729,9 @@ def supervision_notice_context(programme: Programme, month: Month, city: pd.Seri
     return {
         "doc": doc, "month_zh": month.label_zh(), "month_end_zh": date_zh(month.last_day),
         "snapshot_date_zh": date_zh(snapshot["date"]), "basis": _basis(programme),
-        "system_name": _system(programme), "city": city_line(city),
+        "system_name": _system(programme), "city": city_line(city, "", programme.province),
+        "quotation": str(cfg.get("quotation") or ""), "basis_rule": ranking_basis(programme),
+        "rate_names": RATE_NAMES,
         "targets": targets_of(programme, month), "communities": communities,
         "community_count": community_count,
         "problem_count": len(items), "reason_counts": counts, "list_title": list_title,
@@ -704,7 +810,7 @@ def completion_bulletin_context(programme: Programme, month: Month, kind: str,
                    if month.last_day >= programme.investment_deadline
                    else targets.investment_expected)
     lines = [CompletionLine(x, (x.start or 0) >= start_goal, (x.investment or 0) >= invest_goal)
-             for x in city_lines(figures)]
+             for x in city_lines(figures, programme.province)]
     cities = [x for x in lines if not x.line.is_total]
     province = next(x for x in lines if x.line.is_total)
     return {
@@ -716,9 +822,10 @@ def completion_bulletin_context(programme: Programme, month: Month, kind: str,
         "start_deadline_passed": month.last_day >= programme.start_deadline,
         "investment_deadline_passed": month.last_day >= programme.investment_deadline,
         "province": province, "rows": lines,
-        "start_met": [x.line.city for x in cities if x.start_met],
+        "quotation": str(cfg.get("quotation") or ""),
+        "start_met": [x.line.name for x in cities if x.start_met],
         "start_missed": [x.line for x in cities if not x.start_met],
-        "investment_met": [x.line.city for x in cities if x.investment_met],
+        "investment_met": [x.line.name for x in cities if x.investment_met],
         "investment_missed": [x.line for x in cities if not x.investment_met],
         "table_title": table_title,
     }

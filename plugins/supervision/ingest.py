@@ -74,7 +74,7 @@ PLAN_COLUMNS = ["source_file", "source_row", "plan_key", "city", "county", "stre
                 "planned_content", "impl_officer", "impl_phone", "sup_officer", "sup_phone",
                 "unreadable"]
 
-_TOTAL_WORDS = ("合计", "总计", "全省合计", "总合计")
+_TOTAL_WORDS = ("合计", "总计", "全省合计", "总合计", "全省")   # 全省: the published 附件1's total row
 _COUNT_IN_TEXT = re.compile(r"共?(\d+)\s*(?:个|项|条)(?:小区|项目|记录)?")
 _EXPORTED_ON = re.compile(r"(?:导出|下载|截止|截至)[^\d]{0,6}(\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2})")
 
@@ -144,6 +144,11 @@ def _tolerance(stated: Decimal) -> Decimal:
     return max(half_unit, abs(stated) * Decimal("1e-9"))
 
 
+def _plain(value: Decimal) -> str:
+    """A total as a person writes it: 140 for 140.0 (an xlsx cell) or 140.00, never 1.4E+2."""
+    return format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
+
+
 def summary_checks(table: Table) -> list[dict[str, Any]]:
     """Each 合计 (total) line of ``table`` compared with the sum of its records: the count of
     records ("996个小区") and every summed column the line fills. 小计 lines (subtotals) are
@@ -180,9 +185,8 @@ def summary_checks(table: Table) -> list[dict[str, Any]]:
                 elif not ok:
                     unreadable += 1
             ok = abs(total - stated_value) <= _tolerance(stated_value)
-            checks.append({"row": srow.row, "field": labels[key], "stated": str(stated_value),
-                           "computed": str(total.normalize() if total == total.to_integral_value()
-                                           else total),
+            checks.append({"row": srow.row, "field": labels[key], "stated": _plain(stated_value),
+                           "computed": _plain(total),
                            "ok": bool(ok), "unreadable": unreadable})
     return checks
 

@@ -305,7 +305,8 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
         code = inputs["programme"].province.city(name).code
         tables.write_notice_list_xlsx(staging / "notices" / f"{code}.xlsx",
                                       inputs["items"][inputs["items"].city == name],
-                                      f"{month.label_zh()}{name}城镇老旧小区改造逾期及问题小区清单")
+                                      f"{month.label_zh()}{inputs['programme'].province.display_name(name)}"
+                                      "城镇老旧小区改造逾期及问题小区清单")
     outputs.write_manifest(staging, {
         "report_month": s.month,
         "snapshot": {"name": load["snapshot_file"], "date": load["snapshot_date"],

@@ -33,7 +33,8 @@ DELIMITER_SAMPLE_LINES = 60
 CSV_DELIMITERS = (",", "\t", ";", "|")
 KINDS = {"targets": "目标任务表（附件1）", "plan": "计划项目汇总表（附件2）", "export": "管理系统导出表"}
 
-_SUMMARY_WORDS = frozenset({"合计", "总计", "小计", "全省合计", "总合计", "本页小计", "本页合计"})
+# 全省: the published 附件1 puts the province's total on a row of its own, named like a city
+_SUMMARY_WORDS = frozenset({"合计", "总计", "小计", "全省合计", "总合计", "本页小计", "本页合计", "全省"})
 _NOTE_PREFIXES = ("注", "备注", "说明", "填表说明", "填表人", "填报人", "制表人", "制表", "审核人",
                   "负责人", "单位负责人", "分管领导", "联系人", "联系电话", "填报单位", "填报日期")
 # the second and later lines of a 注 block: "2、…", "(2)…", "二、…" with text after them

@@ -1,7 +1,9 @@
 -- The overdue list of data month report_month: one row per plan community and reason (SPEC §3).
 --   MISSING_FROM_EXPORT        no record in the export (its only reason)
 --   DATA_INVALID               its record failed a blocking quality rule
---   NOT_STARTED_PAST_DEADLINE  not counted as started, and month_end is on/after the deadline
+--   NOT_STARTED_PAST_DEADLINE  a valid record not counted as started, and month_end is on/after
+--                              the deadline (an invalid record's dates are not believed: it is
+--                              listed as DATA_INVALID, never as not started)
 --   NOT_REPORTED               not updated during the month (unless an earlier reviewed final report)
 --   NOT_REVIEWED               审核状态 is not 已审核
 --   PLAN_MISMATCH              a declared fact differs from the plan registry (N12)
@@ -37,7 +39,7 @@ items AS (
     SELECT m.city_order, m.city, m.county, m.name, m.plan_key, m.project_id,
            'NOT_STARTED_PAST_DEADLINE', 3, m.status
     FROM matched m
-    WHERE :past_start_deadline = 1 AND m.started = 0
+    WHERE :past_start_deadline = 1 AND m.is_valid AND m.started = 0
     UNION ALL
     SELECT m.city_order, m.city, m.county, m.name, m.plan_key, m.project_id,
            'NOT_REPORTED', 4, m.reported_date
