@@ -24,7 +24,7 @@ from supervision.readers import read_table
 from supervision.settings import RunSettings
 from tests.fixtures import corpus
 from tests.fixtures.corpus import MONTH, RECIPIENT_CASES
-from tests.fixtures.runs import month_settings, warehouse_env
+from tests.fixtures.runs import warehouse_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -159,7 +159,6 @@ def test_no_csv_a_month_writes_holds_a_formula(tmp_path):
 
 def _run_figures(landing, out, url):
     with warehouse_env(url):
-        s = month_settings(landing, out)
         s = RunSettings.resolve({"report_month": MONTH, "inputs_dir": str(landing),
                                  "output_dir": str(out), "send": False})
         pipeline.ingest(s)
