@@ -343,6 +343,20 @@ def _sheet_names(zf) -> dict[str, str]:
     return out
 
 
+def _has_far_cell(zf, name: str, chunk: int = 1 << 24) -> bool:
+    """Whether a worksheet part holds a cell past column ZZ or row 999,999, read in chunks (a
+    national export's sheet is hundreds of MB uncompressed: never held whole for this)."""
+    tail = b""
+    with zf.open(name) as f:
+        while True:
+            data = f.read(chunk)
+            if not data:
+                return False
+            if _FAR_CELL.search(tail + data):
+                return True
+            tail = data[-32:]
+
+
 def _check_sheet_ranges(path: Path) -> None:
     """Refuse a workbook one of whose sheets spans more than :data:`MAX_SHEET_CELLS` cells,
     before calamine allocates it, naming the far cell, the range it makes and the range the
@@ -358,9 +372,9 @@ def _check_sheet_ranges(path: Path) -> None:
     with zf:
         names = [n for n in zf.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
         for name in sorted(names):
-            data = zf.read(name)
-            if not _FAR_CELL.search(data):
+            if not _has_far_cell(zf, name):
                 continue
+            data = zf.read(name)
             rows = cols = used_rows = used_cols = farthest = 0
             far = ""
             for m in _CELL_REF.finditer(data):
