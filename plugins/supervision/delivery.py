@@ -142,7 +142,7 @@ def read_recipients(path: Path, province=None) -> list[Recipient]:
         if province is not None:
             city = province.canonical_city(nz.key(city)) or city
         email = email.strip().lower()
-        if _NAME_FORBIDDEN.search(org_raw):
+        if _NAME_FORBIDDEN.search(org_raw) or _NAME_FORBIDDEN.search(org):  # ＜ is < after NFKC
             problems.append(f"row {i}: 单位 {org_raw!r} contains one of < > , ; \" or a line break "
                             "(it would add addresses to the mail header); write the name alone")
         elif not org:

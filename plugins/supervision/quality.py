@@ -49,7 +49,7 @@ FIELD_LABELS = {
     "sup_phone": "监管责任人电话",
     "street": "所在街道及社区", "address": "小区地址", "built": "建成时间",
     "basic_items": "基础类改造内容", "improve_items": "完善类改造内容", "upgrade_items": "提升类改造内容",
-    "impl_officer": "实施责任人", "sup_officer": "监管责任人",
+    "impl_officer": "实施责任人", "sup_officer": "监管责任人", "seq": "序号",
 }
 FINDING_COLUMNS = ["source_file", "source_row", "project_id", "city", "rule_id", "severity",
                    "field", "value"]
