@@ -44,7 +44,7 @@ conf=$(python -c 'import json, sys; print(json.dumps({"report_month": sys.argv[1
 log="$AIRFLOW_HOME/logs/run_month_${month}.log"
 mkdir -p "$(dirname "$log")"
 if [[ $send == true && ${SUPERVISION_DELIVERY:-outbox} == smtp ]]; then
-    python -m supervision.operator approve "$month" --by "$approved_by" --run-id "make-run:$month:$(date -u +%FT%TZ)"
+    python -m supervision.make_run approve "$month" --by "$approved_by" --run-id "make-run:$month:$(date -u +%FT%TZ)"
 fi
 echo "Running data month $month (logical date $run_date, send: $send) through renovation_supervision_monthly..."
 started=$(date +%s)
@@ -56,7 +56,7 @@ set -e
 # `airflow dags test` reports a failed task in its output; check both
 if [[ $status -ne 0 ]] || grep -qE "state=failed|TaskInstanceState.FAILED|DagRunState.FAILED|dag_run_state=failed" "$log"; then
     # the product's own error as the first line (file, row, column), the log below it
-    if message=$(python -m supervision.operator first-error "$log"); then
+    if message=$(python -m supervision.make_run first-error "$log"); then
         echo "$message" >&2
     else
         echo "The run of $month FAILED (no error of the product's in the log; its last lines follow)." >&2

@@ -325,13 +325,16 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
 # --------------------------------------------------------------------------- send
 
 def checked_recipients(s: RunSettings, programme: Programme,
-                       target_cities: list[str]) -> list[delivery.Recipient]:
+                       target_cities: list[str] | None = None) -> list[delivery.Recipient]:
     """``recipients.csv`` read and checked: a 主送 and a 抄送 address for each of the year's
     target cities (aliases of the province file allowed). The ingest stage calls it too when
     the run will send, so a bad file stops the month before anything is published or approved,
     with the same message the send stage would give."""
     path = recipients_file(s.inputs_dir)
     recipients = delivery.read_recipients(path, programme.province)
+    if target_cities is None:  # the send stage: the year's targets file, as the ingest read it
+        target_cities = list(load_targets(targets_file(s.inputs_dir, programme.year),
+                                          programme.province).frame.city)
     delivery.check_recipients(path, recipients, target_cities, programme.province.city_names)
     return recipients
 
@@ -392,9 +395,7 @@ def send(s: RunSettings, transport: delivery.Transport | None = None,
         log.info("send %s: sending is off for this run (backfill or send=false); nothing sent", s.month)
         return {"report_month": s.month, "sent": False, "reason": "send disabled for this run"}
     programme = programme_for_month(s.report_month)
-    target_cities = list(load_targets(targets_file(s.inputs_dir, programme.year),
-                                      programme.province).frame.city)
-    recipients = checked_recipients(s, programme, target_cities)
+    recipients = checked_recipients(s, programme)
     messages = outgoing_messages(s, programme, recipients)
     if transport is None:
         if s.delivery != "outbox":

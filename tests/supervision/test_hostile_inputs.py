@@ -255,7 +255,7 @@ def test_the_stray_cell_corpus_file_is_small(tmp_path):
 # --------------------------------------------------------------------------- make run
 
 def test_the_products_error_is_found_in_an_airflow_log():
-    from supervision.operator import first_error
+    from supervision.make_run import first_error
 
     log = "\n".join([
         "[2026-12-01T21:00:00.000+0000] {taskinstance.py:1} INFO - Running ingest",
@@ -303,7 +303,7 @@ def test_a_second_concurrent_make_run_is_refused(tmp_path):
 
 def test_the_approver_named_for_smtp_is_recorded(tmp_path, monkeypatch):
     from supervision import approvals, warehouse
-    from supervision.operator import approve
+    from supervision.make_run import approve
 
     url = f"sqlite:///{tmp_path / 'w.db'}"
     monkeypatch.setenv("SUPERVISION_WAREHOUSE_URL", url)

@@ -1,8 +1,8 @@
 """The operator's side of ``make run`` (scripts/run_month.sh): the one line a failed run prints,
 and the steward's approval an operator names for a run that mails over SMTP.
 
-    python -m supervision.operator first-error <log>      the product's error of a failed run
-    python -m supervision.operator approve <YYYY-MM> --by <name> --run-id <id>
+    python -m supervision.make_run first-error <log>      the product's error of a failed run
+    python -m supervision.make_run approve <YYYY-MM> --by <name> --run-id <id>
 
 A failed run's log holds Airflow's framing around the product's own message (tracebacks, task
 runner lines, SQLAlchemy errors of the metadata database). ``first-error`` finds the message a
