@@ -29,6 +29,7 @@ export PATH := $(BIN):$(PATH)
 help:
 	@echo "make demo                 run data month 2020-06 of the sample data through the DAG"
 	@echo "make run MONTH=YYYY-MM INPUTS=<landing dir> OUTPUT=<dir>   run (or re-run) one month"
+	@echo "    [SEND=no] without sending; [APPROVED_BY=<name>] the steward's approval, needed with SUPERVISION_DELIVERY=smtp"
 	@echo "make backfill FROM=YYYY-MM TO=YYYY-MM [INPUTS=.. OUTPUT=..]   backfill months through Airflow (sends nothing)"
 	@echo "make backfill-check FROM=YYYY-MM TO=YYYY-MM   backfill vs single-month runs, byte for byte"
 	@echo "make new-year YEAR=YYYY [FROM=YYYY] [FORCE=1]   the next programme file, dates moved, decisions marked (docs/runbook.md §5)"
@@ -77,8 +78,10 @@ $(AIRFLOW_HOME)/airflow.db: $(VENV)/.installed
 	@mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate >$(AIRFLOW_HOME)/db-migrate.log 2>&1 || { tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
 
+# SEND=no: the month without sending (no recipients.csv needed); APPROVED_BY=<name>: the data
+# steward who approved the month, required to send over SMTP (SUPERVISION_DELIVERY=smtp)
 run: install fonts airflow-db
-	scripts/run_month.sh "$(MONTH)" "$(INPUTS)" "$(OUTPUT)"
+	SEND="$(SEND)" APPROVED_BY="$(APPROVED_BY)" scripts/run_month.sh "$(MONTH)" "$(INPUTS)" "$(OUTPUT)"
 
 # Backfill data months FROM..TO through Airflow (airflow standalone is started and stopped here);
 # the backfilled runs render everything and send nothing. See docs/schedule-and-delivery.md.

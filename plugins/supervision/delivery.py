@@ -30,6 +30,7 @@ import hashlib
 import logging
 import mimetypes
 import os
+import re
 import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -96,44 +97,80 @@ class Recipient:
     email: str
 
 
-def read_recipients(path: Path) -> list[Recipient]:
-    """``recipients.csv``: 市州,单位,类别(主送/抄送),邮箱 — one row per address."""
-    import pandas as pd  # noqa: PLC0415
+#: what a 单位 (the display name of an address) may not contain: it could end the name and
+#: start another address in the To:/Cc: header ("长沙市住建局 <attacker@evil.example>,")
+_NAME_FORBIDDEN = re.compile(r'[<>,;"\r\n\x00-\x1f\x7f\u2028\u2029]')
+#: an address we send to: a plain dot-atom local part and a domain of letters, digits and
+#: hyphens (no quoted local parts, comments, routes or groups)
+_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                      r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
+
+
+def read_recipients(path: Path, province=None) -> list[Recipient]:
+    """``recipients.csv``: 市州,单位,类别(主送/抄送),邮箱 — one row per address.
+
+    Read like the exports (UTF-8 with or without BOM, GBK/GB18030, UTF-16); a 市州 may be written
+    as any alias of the province file (湘西州 is 湘西自治州) when ``province`` is given. A 单位
+    holding ``< > , ; "`` or a line break, or an address that is not a plain ``local@domain``,
+    is refused naming its row: they would put other addresses into the mail's header."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
 
     from . import normalize as nz  # noqa: PLC0415
+    from .readers import _decode_csv  # noqa: PLC0415
 
+    data = Path(path).read_bytes()
+    content, _ = _decode_csv(Path(path), data)
     try:
-        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputFileError(path, f"cannot be read as UTF-8 csv: {exc}") from exc
-    missing = [h for h in RECIPIENT_HEADERS if h not in frame.columns]
+        grid = list(csv.reader(io.StringIO(content, newline="")))
+    except csv.Error as exc:
+        raise InputFileError(path, f"is not a well-formed csv file ({exc})") from exc
+    if not grid or not any(c.strip() for c in grid[0]):
+        raise InputFileError(path, "the file is empty")
+    header = [nz.key(h) for h in grid[0]]
+    missing = [h for h in RECIPIENT_HEADERS if h not in header]
     if missing:
         raise InputFileError(path, f"required column missing: {', '.join(missing)}")
+    cols = [header.index(h) for h in RECIPIENT_HEADERS]
     out, problems, seen = [], [], set()
-    for i, row in enumerate(frame.to_dict("records"), start=2):
-        r = Recipient(*(nz.text(row[h]) or "" for h in RECIPIENT_HEADERS))
-        r = Recipient(r.city, r.organisation, r.role, r.email.strip().lower())
-        if r.role not in (MAIN, CC):
-            problems.append(f"row {i}: 类别 must be 主送 or 抄送, got {r.role!r}")
-        elif r.email.count("@") != 1 or " " in r.email or "." not in r.email.split("@")[1]:
-            problems.append(f"row {i}: {r.email!r} is not an e-mail address")
-        elif (r.city, r.email) in seen:
-            problems.append(f"row {i}: {r.email} listed twice for {r.city}")
+    for i, cells in enumerate(grid[1:], start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        raw = [cells[c] if c < len(cells) else "" for c in cols]
+        org_raw = raw[1]
+        city, org, role, email = (nz.text(v) or "" for v in raw)
+        if province is not None:
+            city = province.canonical_city(nz.key(city)) or city
+        email = email.strip().lower()
+        if _NAME_FORBIDDEN.search(org_raw) or _NAME_FORBIDDEN.search(org):  # ＜ is < after NFKC
+            problems.append(f"row {i}: 单位 {org_raw!r} contains one of < > , ; \" or a line break "
+                            "(it would add addresses to the mail header); write the name alone")
+        elif not org:
+            problems.append(f"row {i}: 单位 is empty")
+        elif role not in (MAIN, CC):
+            problems.append(f"row {i}: 类别 must be 主送 or 抄送, got {role!r}")
+        elif not _ADDRESS.fullmatch(email):
+            problems.append(f"row {i}: {email!r} is not an e-mail address")
+        elif (city, email) in seen:
+            problems.append(f"row {i}: {email} listed twice for {city}")
         else:
-            seen.add((r.city, r.email))
-            out.append(r)
+            seen.add((city, email))
+            out.append(Recipient(city, org, role, email))
     if problems:
         raise InputFileError(path, "; ".join(problems))
     return out
 
 
-def check_recipients(path: Path, recipients: list[Recipient], cities: list[str]) -> None:
-    """Every city has at least one 主送 and one 抄送 address, and no unknown city is listed."""
+def check_recipients(path: Path, recipients: list[Recipient], cities: list[str],
+                     known: list[str] | None = None) -> None:
+    """Every city of ``cities`` (the year's target cities) has at least one 主送 and one 抄送
+    address; no city outside ``known`` (the province's cities; default ``cities``) is listed."""
     problems = []
     listed = {r.city for r in recipients}
-    unknown = sorted(listed - set(cities))
+    unknown = sorted(listed - set(known if known is not None else cities))
     if unknown:
-        problems.append(f"unknown 市州 {', '.join(unknown)} (expected one of {', '.join(cities)})")
+        problems.append(f"unknown 市州 {', '.join(unknown)} (expected one of "
+                        f"{', '.join(known if known is not None else cities)})")
     for city in cities:
         roles = {r.role for r in recipients if r.city == city}
         if MAIN not in roles:
@@ -142,6 +179,17 @@ def check_recipients(path: Path, recipients: list[Recipient], cities: list[str])
             problems.append(f"{city} has no 抄送 address (人民政府)")
     if problems:
         raise InputFileError(path, "; ".join(problems))
+
+
+def mail_address(r: Recipient) -> str:
+    """``单位 <address>`` for a header, built by the email package from the validated name and
+    address (the name quoted or encoded as it needs; never parsed back out of text)."""
+    from email.headerregistry import Address  # noqa: PLC0415
+
+    if _NAME_FORBIDDEN.search(r.organisation) or not _ADDRESS.fullmatch(r.email):
+        raise DeliveryDataError(f"recipient {r.organisation!r} <{r.email}> is not a valid address")
+    local, domain = r.email.split("@")
+    return str(Address(display_name=r.organisation, username=local, domain=domain))
 
 
 # --------------------------------------------------------------------------- messages
@@ -188,9 +236,9 @@ def build_message(msg: Outgoing, sender: str, to: list[Recipient], cc: list[Reci
                   now: datetime, msg_id: str) -> EmailMessage:
     m = EmailMessage(policy=MAIL_POLICY)
     m["From"] = sender
-    m["To"] = ", ".join(f"{r.organisation} <{r.email}>" for r in to) if to else "undisclosed-recipients:;"
+    m["To"] = ", ".join(mail_address(r) for r in to) if to else "undisclosed-recipients:;"
     if cc:
-        m["Cc"] = ", ".join(f"{r.organisation} <{r.email}>" for r in cc)
+        m["Cc"] = ", ".join(mail_address(r) for r in cc)
     m["Subject"] = msg.subject
     m["Date"] = format_datetime(now)
     m["Message-ID"] = msg_id

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from itertools import compress, repeat
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,6 +28,7 @@ from . import paths
 from .config import Province
 from .errors import InputFileError
 from .landing import Snapshot, sha256_of
+from .limits import KEPT_CHARS, OUT_OF_RANGE, TOO_LONG, limits
 from .readers import Table, header_aliases, read_table
 
 TEXT_FIELDS = ("project_id", "county", "street", "address", "name", "ownership",
@@ -122,13 +124,23 @@ class _Unreadable:
 
     def parse(self, table: Table, key: str,
               parser: Callable[[Any], tuple[Any, bool]], label: str | None = None) -> list[Any]:
+        """The parsed cells of a field; a value beyond its bound (:mod:`.limits`) is left empty
+        and recorded as out of range (it would overflow the columns and the sums)."""
         cells = table.column(key)
+        bound = limits().of(key)
         out = []
         for i, (value, ok) in enumerate(_mapped(parser, cells)):
             if not ok:
                 self.rows[i][label or key] = _cell_text(cells[i])
+            elif bound is not None and value is not None and abs(value) > bound:
+                self.rows[i][(label or key) + OUT_OF_RANGE] = _cell_text(cells[i])
+                value = None
             out.append(value)
         return out
+
+    def too_long(self, long_cells: list[tuple[int, str, int]], table: Table) -> None:
+        for i, key, n in long_cells:
+            self.rows[i][key + TOO_LONG] = f"{n}字符：{table.data[key][i]}"
 
     def column(self) -> list[str | None]:
         return [json.dumps(u, ensure_ascii=False, sort_keys=True) if u else None for u in self.rows]
@@ -229,9 +241,9 @@ def load_targets(path: Path, province: Province) -> Targets:
         if city not in province.city_names:
             problems.append(f"row {rec['source_row']}: {city!r} is not a city of {province.name}")
             continue
-        if not ok or count is None or count < 0:
+        if not ok or count is None or count < 0 or count > 1_000_000:
             problems.append(f"row {rec['source_row']}: 任务数 {rec.get('target')!r} of {city} "
-                            "is not a whole number ≥ 0")
+                            "is not a whole number from 0 to 1,000,000")
             continue
         rows.append((city, province.city(city).order, count))
     if not rows and problems:
@@ -391,6 +403,25 @@ class Export:
         return table_meta(self.table, self.summary, self.notes)
 
 
+def _cut_long_cells(table: Table) -> list[tuple[int, str, int]]:
+    """Cells longer than ``max_cell_chars``: cut to their first characters in the table (so a
+    1 MB address reaches neither the warehouse nor a report), as (record index, field, length)."""
+    limit = limits().max_cell_chars
+    out = []
+    for key, cells in table.data.items():
+        if key == "source_row":
+            continue
+        # the longest text cell of the column, at C speed (a national export: 10 million cells)
+        texts = compress(cells, map(isinstance, cells, repeat(str)))
+        if max(map(len, texts), default=0) <= limit:
+            continue
+        for i, v in enumerate(cells):
+            if v.__class__ is str and len(v) > limit:
+                out.append((i, key, len(v)))
+                cells[i] = v[:KEPT_CHARS] + "…"
+    return out
+
+
 def _raw_json(table: Table) -> list[str]:
     """Each record's non-blank cells as written, under the file's own headers (JSON)."""
     headers = list(table.columns.values())
@@ -448,6 +479,7 @@ def load_export(snapshot: Snapshot, province: Province,
         raise InputFileError(snapshot.path, f"the export has no records below its header "
                                             f"(row {table.header_row})")
     notes: list[str] = []
+    long_cells = _cut_long_cells(table)
     stated = stated_export_date(table)
     if stated and stated[0] > snapshot.taken_on:
         raise InputFileError(
@@ -458,6 +490,7 @@ def load_export(snapshot: Snapshot, province: Province,
         notes.append(f"第{stated[1]}行所记导出日期 {stated[0].isoformat()} 早于文件名中的快照日期 "
                      f"{snapshot.taken_on.isoformat()}：数据可能比快照日期旧。")
     unreadable = _Unreadable(n)
+    unreadable.too_long(long_cells, table)
     cols: dict[str, Any] = {
         "source_file": [snapshot.name] * n,
         "source_row": table.column("source_row"),

@@ -122,5 +122,6 @@ def plan_file(inputs_dir: Path, year: int) -> Path:
 def recipients_file(inputs_dir: Path) -> Path:
     path = Path(inputs_dir) / "recipients.csv"
     if not path.is_file():
-        raise LandingError(f"{path}: recipients.csv is needed for sending and is missing")
+        raise LandingError(f"{path}: recipients.csv is needed for sending and is missing "
+                           "(to run the month without sending: make run SEND=no, or conf send: false)")
     return path

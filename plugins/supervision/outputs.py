@@ -38,14 +38,38 @@ def fresh_staging(output_dir: Path, month: str) -> Path:
     return path
 
 
+#: what makes a spreadsheet read a csv cell as a formula (OWASP "CSV injection"): = + - @, tab, CR
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+#: a cell that is only a number (-1.25, +3, -0.5000, 1e-3, -12%): a spreadsheet reads it as that
+#: number, never as a formula, so it is written as it is (较上月 changes stay numbers)
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?")
+
+
+def neutralise(value: Any) -> Any:
+    """A csv cell that cannot become a formula: a text cell starting with one of
+    :data:`FORMULA_TRIGGERS` gets a leading ``'`` (shown, and the cell stays text), unless it is
+    a plain number. Numbers, and every other text, are written unchanged, but for a carriage
+    return inside a text, written as a line break (the writer would not quote a bare CR, and a
+    spreadsheet would end the record there)."""
+    if value.__class__ is not str:
+        return value
+    if value.startswith(FORMULA_TRIGGERS) and not _PLAIN_NUMBER.fullmatch(value):
+        value = "'" + value
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
+
+
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
-    """UTF-8 with BOM (so Excel opens Chinese correctly), LF line ends, empty for None."""
+    """UTF-8 with BOM (so Excel opens Chinese correctly), LF line ends, empty for None. Every
+    csv of the product is written for people, who open it in Excel: each cell goes through
+    :func:`neutralise` (values from the inputs, ``=HYPERLINK(...)``, cannot become formulas)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow([neutralise(h) for h in header])
     for row in rows:
-        writer.writerow(["" if is_blank(v) else v for v in row])
+        writer.writerow(["" if is_blank(v) else neutralise(v) for v in row])
     path.write_text(buf.getvalue(), encoding="utf-8-sig")
     return path
 

@@ -58,6 +58,8 @@ def ingest(s: RunSettings) -> dict[str, Any]:
     targets = load_targets(targets_file(s.inputs_dir, programme.year), programme.province)
     plan = _plan(s, programme, targets)
     export = load_export(snapshot, programme.province, list(targets.frame.city))
+    if s.send:  # fail fast: a run that will send needs its recipients before it publishes
+        checked_recipients(s, programme, list(targets.frame.city))
     work = work_dir(s)
     if work.exists():
         shutil.rmtree(work)
@@ -323,6 +325,21 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- send
 
+def checked_recipients(s: RunSettings, programme: Programme,
+                       target_cities: list[str] | None = None) -> list[delivery.Recipient]:
+    """``recipients.csv`` read and checked: a 主送 and a 抄送 address for each of the year's
+    target cities (aliases of the province file allowed). The ingest stage calls it too when
+    the run will send, so a bad file stops the month before anything is published or approved,
+    with the same message the send stage would give."""
+    path = recipients_file(s.inputs_dir)
+    recipients = delivery.read_recipients(path, programme.province)
+    if target_cities is None:  # the send stage: the year's targets file, as the ingest read it
+        target_cities = list(load_targets(targets_file(s.inputs_dir, programme.year),
+                                          programme.province).frame.city)
+    delivery.check_recipients(path, recipients, target_cities, programme.province.city_names)
+    return recipients
+
+
 def outgoing_messages(s: RunSettings, programme: Programme,
                       recipients: list[delivery.Recipient]) -> list[delivery.Outgoing]:
     """The month's messages: the 月度通报 to every city (its three departments, 抄送 its
@@ -337,6 +354,8 @@ def outgoing_messages(s: RunSettings, programme: Programme,
     messages = []
     for c in programme.province.cities:
         rs = by_city.get(c.name, [])
+        if not rs:  # a city without targets this year and without addresses: nothing to send
+            continue
         to = [r for r in rs if r.role == delivery.MAIN]
         cc = [r for r in rs if r.role == delivery.CC]
         messages.append(delivery.Outgoing(
@@ -377,9 +396,7 @@ def send(s: RunSettings, transport: delivery.Transport | None = None,
         log.info("send %s: sending is off for this run (backfill or send=false); nothing sent", s.month)
         return {"report_month": s.month, "sent": False, "reason": "send disabled for this run"}
     programme = programme_for_month(s.report_month)
-    path = recipients_file(s.inputs_dir)
-    recipients = delivery.read_recipients(path)
-    delivery.check_recipients(path, recipients, programme.province.city_names)
+    recipients = checked_recipients(s, programme)
     messages = outgoing_messages(s, programme, recipients)
     if transport is None:
         if s.delivery != "outbox":

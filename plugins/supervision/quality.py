@@ -27,6 +27,7 @@ import yaml
 from . import normalize as nz
 from . import paths
 from .ingest import DATE_FIELDS, DATETIME_FIELDS, FUNDING_FIELDS, MONEY_FIELDS
+from .limits import OUT_OF_RANGE, TOO_LONG
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ FIELD_LABELS = {
     "area": "总建筑面积", "built_year": "建成时间", "ownership": "房屋性质",
     "planned_content": "计划改造内容", "elevators": "加装电梯", "impl_phone": "实施责任人电话",
     "sup_phone": "监管责任人电话",
+    "street": "所在街道及社区", "address": "小区地址", "built": "建成时间",
+    "basic_items": "基础类改造内容", "improve_items": "完善类改造内容", "upgrade_items": "提升类改造内容",
+    "impl_officer": "实施责任人", "sup_officer": "监管责任人", "seq": "序号",
 }
 FINDING_COLUMNS = ["source_file", "source_row", "project_id", "city", "rule_id", "severity",
                    "field", "value"]
@@ -162,6 +166,10 @@ MULTI_FIELD = {
 _EACH = "*"
 
 
+def _suffixed(u: dict[str, str], suffix: str) -> list[str]:
+    return [k.removesuffix(suffix) for k in u if k.endswith(suffix)]
+
+
 def _joined(lists: pd.Series) -> pd.Series:
     return lists.map(lambda keys: ",".join(keys) if keys else None)
 
@@ -183,6 +191,9 @@ def _check_frame(export: pd.DataFrame, plan_keys: set[str], snapshot_date: date,
     f["days_after_snapshot"] = f[[f"after_{k}" for k in ALL_DATE_FIELDS]].max(axis=1).astype("Int64")
     for rule, keys in (("dates", ALL_DATE_FIELDS), ("money", MONEY_FIELDS), ("facts", FACT_NUMBERS)):
         f[f"unreadable_{rule}"] = _joined(unreadable.map(lambda u, ks=keys: [k for k in ks if k in u]))
+    # values read but out of range, and cells too long (supervision.limits): their fields
+    f["out_of_range"] = _joined(unreadable.map(lambda u: _suffixed(u, OUT_OF_RANGE)))
+    f["too_long"] = _joined(unreadable.map(lambda u: _suffixed(u, TOO_LONG)))
     f["lowest_money_yuan"] = f[[f"{k}_yuan" for k in MONEY_FIELDS]].min(axis=1).astype("Int64")
     f["smallest_fact"] = f[["households", "buildings", "area"]].astype("Float64").min(axis=1)
     # a date cell that is filled but unreadable is not "missing": DATE_UNREADABLE names it
@@ -241,6 +252,8 @@ def _expectations(book: RuleBook, target_cities: list[str]) -> list[Any]:
                                         **tag("DATE_AFTER_SNAPSHOT")),
         E.ExpectColumnValuesToBeNull(column="unreadable_dates", **tag("DATE_UNREADABLE")),
         E.ExpectColumnValuesToBeNull(column="unreadable_money", **tag("MONEY_UNREADABLE")),
+        E.ExpectColumnValuesToBeNull(column="out_of_range", **tag("VALUE_OUT_OF_RANGE")),
+        E.ExpectColumnValuesToBeNull(column="too_long", **tag("CELL_TOO_LONG")),
         E.ExpectColumnValuesToBeBetween(column="lowest_money_yuan", min_value=0,
                                         **tag("MONEY_NEGATIVE")),
         E.ExpectColumnValuesToNotBeNull(column="project_id", **tag("PROJECT_ID_MISSING", "project_id")),
@@ -280,7 +293,7 @@ def expectation_columns() -> list[str]:
             "days_after_snapshot", "unreadable_dates", "unreadable_money", "lowest_money_yuan",
             "unreadable_facts", "smallest_fact", "matched_plan_key", "impl_phone_cell",
             "sup_phone_cell", "funding_gap_over_tolerance", "area_per_household_m2",
-            "planned_invest_yuan", "done_invest_yuan", "built_year"]
+            "planned_invest_yuan", "done_invest_yuan", "built_year", "out_of_range", "too_long"]
 
 
 def _fields_broken(rule_id: str, row: dict[str, Any]) -> list[str]:
@@ -289,6 +302,10 @@ def _fields_broken(rule_id: str, row: dict[str, Any]) -> list[str]:
         return [k for k in ALL_DATE_FIELDS if not nz.is_blank(row[f"after_{k}"]) and row[f"after_{k}"] > 0]
     if rule_id in ("DATE_UNREADABLE", "MONEY_UNREADABLE", "FACT_UNREADABLE"):
         return [k for k in MULTI_FIELD[rule_id] if k in _unreadable(row["unreadable"])]
+    if rule_id == "VALUE_OUT_OF_RANGE":
+        return _suffixed(_unreadable(row["unreadable"]), OUT_OF_RANGE)
+    if rule_id == "CELL_TOO_LONG":
+        return _suffixed(_unreadable(row["unreadable"]), TOO_LONG)
     if rule_id == "MONEY_NEGATIVE":
         return [k for k in MONEY_FIELDS if not nz.is_blank(row[f"{k}_yuan"]) and row[f"{k}_yuan"] < 0]
     if rule_id == "FACT_NOT_POSITIVE":
@@ -375,6 +392,10 @@ def _describe(rule_id: str, field: str, row: dict[str, Any], snapshot_date: date
         return f"{str(row[field])[:10]}（快照日期{snapshot_date.isoformat()}）"
     if rule_id in ("DATE_UNREADABLE", "MONEY_UNREADABLE", "FACT_UNREADABLE"):
         return _shown(_unreadable(row["unreadable"]).get(field))
+    if rule_id == "VALUE_OUT_OF_RANGE":
+        return _shown(_unreadable(row["unreadable"]).get(field + OUT_OF_RANGE))
+    if rule_id == "CELL_TOO_LONG":
+        return _shown(_unreadable(row["unreadable"]).get(field + TOO_LONG))
     if rule_id == "MONEY_NEGATIVE":
         return f"{wan(row[f'{field}_yuan'])}万元"
     if rule_id == "PROJECT_ID_MISSING":
@@ -489,6 +510,8 @@ def plan_value_findings(plan: pd.DataFrame) -> list[dict]:
     out = []
     for row in plan[plan["unreadable"].notna()].itertuples(index=False):
         for key, cell in _unreadable(row.unreadable).items():
+            if key.endswith(OUT_OF_RANGE):
+                key, cell = key.removesuffix(OUT_OF_RANGE), f"{cell}（超出可能的范围）"
             out.append({"rule_id": "PLAN_VALUE_UNREADABLE", "field": FIELD_LABELS.get(key, key),
                         "source_row": None, "source_file": row.source_file, "city": row.city,
                         "project_id": None,

@@ -205,11 +205,63 @@ def _decode_csv(path: Path, data: bytes) -> tuple[str, str]:
                          + ". Save it as UTF-8 or GBK csv")
 
 
-def _parse_csv(content: str, delimiter: str, limit: int | None = None) -> list[list[Any]]:
+def _parse_csv(content: str, delimiter: str, limit: int | None = None,
+               starts: list[int] | None = None) -> list[list[Any]]:
+    """The records of a csv text; with ``starts``, the line each record starts on is appended
+    to it. A cell may be as long as the whole text: a long cell is read (and reported by the
+    ingest), never refused for Python's default field limit of 131,072 characters."""
+    if csv.field_size_limit() < len(content) + 1:
+        csv.field_size_limit(len(content) + 1)
     lines = io.StringIO(content, newline="")
     if limit is not None:
         lines = io.StringIO("".join(content.splitlines(keepends=True)[:limit]), newline="")
-    return [row for row in csv.reader(lines, delimiter=delimiter)]
+    reader = csv.reader(lines, delimiter=delimiter)
+    if starts is None:
+        return [row for row in reader]
+    grid, line = [], 1
+    for row in reader:
+        starts.append(line)
+        grid.append(row)
+        line = reader.line_num + 1
+    return grid
+
+
+def _unclosed_quote(path: Path, kind: str, grid: list[list[Any]], starts: list[int],
+                    delimiter: str) -> None:
+    """Refuse a csv in which a quote opening a cell is never closed where the cell should end:
+    the cell then swallows the following records (and the 合计 line) and they are silently
+    lost. The sign: a cell holding line breaks whose inner lines carry as many delimiters as a
+    record (at least half the header's), which a real multi-line cell (an address on two lines)
+    never does."""
+    header = _find_header(grid[:HEADER_SEARCH_ROWS], kind)
+    width = max(len(grid[header[0]]) if header else 0, 2)
+    need = max(1, (width - 1) // 2)
+    # only records spanning several lines can hold a line break (the record count against the
+    # line count: a clean file has one record per line, and nothing to look at)
+    multi = [r for r in range(len(grid)) if r + 1 == len(grid) or starts[r + 1] - starts[r] > 1]
+    for r in multi:
+        cells = grid[r]
+        for c, cell in enumerate(cells):
+            if "\n" not in cell and "\r" not in cell:
+                continue
+            inner = cell.splitlines()[1:]
+            records = [ln for ln in inner if ln.count(delimiter) >= need]
+            if not records:
+                continue
+            line = starts[r] + sum(len(x.splitlines()) - 1 if x else 0 for x in cells[:c])
+            span = len(cell.splitlines())
+            label = ""
+            if header and r > header[0] and c < len(grid[header[0]]):
+                label = f" ({_as_written(grid[header[0]][c])})"
+            totals = [ln for ln in records if _summary_like(nz.key(ln.split(delimiter)[0]) or "")]
+            summary = bool(totals)
+            records = [ln for ln in records if ln not in totals]
+            raise InputFileError(
+                path, f"line {line}: the quote (\") that opens column {_column_letter(c)}{label} "
+                      f"is never closed, so that cell runs over {span} lines (to line "
+                      f"{line + span - 1}) and swallows {len(records)} line(s) that look like "
+                      f"records{' and the 合计 line' if summary else ''}; remove the stray quote "
+                      "(or close it) and export again")
 
 
 def _read_csv_grid(path: Path, kind: str) -> tuple[list[list[Any]], str, str]:
@@ -231,10 +283,12 @@ def _read_csv_grid(path: Path, kind: str) -> tuple[list[list[Any]], str, str]:
         score = len(set(found[1].values())) if found else 0
         if score > best_score:
             best, best_score = delimiter, score
+    starts: list[int] = []
     try:
-        grid = _parse_csv(content, best)
+        grid = _parse_csv(content, best, starts=starts)
     except csv.Error as exc:
         raise InputFileError(path, f"is not a well-formed csv file ({exc})") from exc
+    _unclosed_quote(path, kind, grid, starts, best)
     return grid, encoding, best
 
 
@@ -258,6 +312,91 @@ def _fill_merged(grid: list[list[Any]], ranges) -> None:
                 row[c] = value
 
 
+#: the most cells a sheet's used range may span before it is read (calamine allocates the whole
+#: range: a national export is 300,000 × 40 = 12 million cells; one stray cell at XFD1048576
+#: makes it 17 billion, 512 GiB, and the process aborts)
+MAX_SHEET_CELLS = 60_000_000
+_FAR_CELL = re.compile(rb'<c r="([A-Z]{3}\d+|[A-Z]{1,2}\d{7,})"')
+_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d+)"([^>]*?)(/>|>(.*?)</c>)', re.S)
+_HAS_TEXT = re.compile(rb"<(?:v|t)(?: [^>]*)?>[^<]*\S[^<]*</(?:v|t)>")
+
+
+def _column_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def _sheet_names(zf) -> dict[str, str]:
+    """Worksheet part (xl/worksheets/sheet1.xml) → the sheet's name as Excel shows it."""
+    try:
+        book = zf.read("xl/workbook.xml").decode("utf-8")
+        rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8")
+    except (KeyError, UnicodeDecodeError):
+        return {}
+    targets = {m.group(2): m.group(1) for m in re.finditer(r'<Relationship[^>]*Target="([^"]+)"[^>]*Id="([^"]+)"', rels)}
+    targets.update({m.group(1): m.group(2) for m in re.finditer(r'<Relationship[^>]*Id="([^"]+)"[^>]*Target="([^"]+)"', rels)})
+    out = {}
+    for m in re.finditer(r'<sheet [^>]*name="([^"]+)"[^>]*r:id="([^"]+)"', book):
+        target = targets.get(m.group(2), "")
+        out["xl/" + target.removeprefix("/xl/").removeprefix("xl/")] = m.group(1)
+    return out
+
+
+def _has_far_cell(zf, name: str, chunk: int = 1 << 24) -> bool:
+    """Whether a worksheet part holds a cell past column ZZ or row 999,999, read in chunks (a
+    national export's sheet is hundreds of MB uncompressed: never held whole for this)."""
+    tail = b""
+    with zf.open(name) as f:
+        while True:
+            data = f.read(chunk)
+            if not data:
+                return False
+            if _FAR_CELL.search(tail + data):
+                return True
+            tail = data[-32:]
+
+
+def _check_sheet_ranges(path: Path) -> None:
+    """Refuse a workbook one of whose sheets spans more than :data:`MAX_SHEET_CELLS` cells,
+    before calamine allocates it, naming the far cell, the range it makes and the range the
+    data really lie in. Only cells in a column past ZZ or a row past 999,999 can do that: the
+    sheet XML is searched for them (about 0.1 s per 100 MB), and only such a sheet is scanned
+    cell by cell."""
+    import zipfile  # noqa: PLC0415
+
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        return  # calamine names what is wrong with it
+    with zf:
+        names = [n for n in zf.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+        for name in sorted(names):
+            if not _has_far_cell(zf, name):
+                continue
+            data = zf.read(name)
+            rows = cols = used_rows = used_cols = farthest = 0
+            far = ""
+            for m in _CELL_REF.finditer(data):
+                col, row = _column_index(m.group(1).decode()) + 1, int(m.group(2))
+                if row * col > farthest:
+                    farthest, far = row * col, f"{m.group(1).decode()}{row}"
+                rows, cols = max(rows, row), max(cols, col)
+                body = m.group(5) or b""
+                if _HAS_TEXT.search(body):
+                    used_rows, used_cols = max(used_rows, row), max(used_cols, col)
+            if rows * cols <= MAX_SHEET_CELLS:
+                continue
+            real = (f"A1:{_column_letter(used_cols - 1)}{used_rows}" if used_rows
+                    else "no cell with a value")
+            raise InputFileError(
+                path, f"sheet {_sheet_names(zf).get(name, name)!r}: cell {far} makes the used range "
+                      f"A1:{_column_letter(cols - 1)}{rows} ({rows * cols:,} cells, more than "
+                      f"{MAX_SHEET_CELLS:,} can be read); the data lie in {real}. Delete the rows "
+                      "and columns beyond the data (Ctrl+End shows the last cell) and save again")
+
+
 def _read_xlsx_sheets(path: Path) -> list[_Sheet]:
     from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum  # noqa: PLC0415
 
@@ -274,6 +413,7 @@ def _read_xlsx_sheets(path: Path) -> list[_Sheet]:
         else:
             why = "not an xlsx workbook (it looks like a text file; if it is csv, name it .csv)"
         raise InputFileError(path, why)
+    _check_sheet_ranges(path)
     try:
         wb = CalamineWorkbook.from_path(str(path))
     except (CalamineError, OSError, ValueError) as exc:

@@ -4,6 +4,7 @@ nothing, a refused recipient is retried alone, and a lost answer is never resent
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import email
 import smtplib
 from collections import Counter
@@ -210,6 +211,7 @@ def test_the_outbox_writes_one_eml_per_message_and_never_overwrites(s):
 def _recipients(s, tmp_path, text_: str):
     landing = tmp_path / "landing"
     landing.mkdir()
+    shutil.copytree(s.inputs_dir / "targets", landing / "targets")  # the year's target cities
     (landing / "recipients.csv").write_text(text_, "utf-8")
     return dataclasses.replace(s, inputs_dir=landing)
 

@@ -188,7 +188,7 @@ def test_a_months_load_replaces_the_month_in_one_transaction(warehouse, tmp_path
         HN202000001={"实施责任人电话": "1381234567"}, HN202000003={"项目编号": "HN202000002"}))
     monkeypatch.setenv("SUPERVISION_WAREHOUSE_URL", warehouse)
     s = RunSettings.resolve({"report_month": corpus.MONTH, "inputs_dir": str(landing),
-                             "output_dir": str(tmp_path / "out")})
+                             "output_dir": str(tmp_path / "out"), "send": False})
     pipeline.ingest(s)
     first = pipeline.check_quality(s)
     counts = _counts(warehouse, corpus.MONTH)
