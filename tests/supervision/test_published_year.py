@@ -13,6 +13,8 @@ cities' 开工率 are set per city, and the three cities at 100 % are told apart
 """
 from __future__ import annotations
 
+import dataclasses
+
 import re
 import shutil
 from pathlib import Path
@@ -102,7 +104,8 @@ def year(tmp_path_factory):
         landing = _landing(root / "landing")
         out = root / "out"
         with warehouse_env(f"sqlite:///{root / 'warehouse.db'}"):
-            s = month_settings(landing, out, MONTH)
+            # the stages up to the documents: this year's landing area has no recipients.csv
+            s = dataclasses.replace(month_settings(landing, out, MONTH), send=False)
             runs = []
             for _ in range(2):                 # the month, then a rerun of it
                 pipeline.ingest(s)
