@@ -102,9 +102,7 @@ class NativeStack:
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
             "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
-            "AIRFLOW_CONN_SMTP_DEFAULT": (
-                '{"conn_type": "smtp", "host": "127.0.0.1", "port": %d, '
-                '"extra": {"disable_ssl": true, "disable_tls": true}}' % self.smtp_port),
+            "AIRFLOW_CONN_SMTP_DEFAULT": _smtp_connection(self.smtp_port),
             "SUPERVISION_WAREHOUSE_URL": self.warehouse_url,
             "SUPERVISION_INPUTS_DIR": str(self.landing),
             "SUPERVISION_OUTPUT_DIR": str(self.output),
@@ -392,15 +390,21 @@ class NativeStack:
         caught = self.caught_mail
 
         class Catcher:
-            port = self.smtp_port
+            port = 0
 
             async def handle_DATA(self, server, session, envelope):
                 caught.append(envelope.content)
                 return "250 OK"
 
-        # the port is in the environment already: no retry on another one (free_port makes a
-        # clash unlikely; the error says so if it happens)
-        self._smtp = start_controller(Catcher(), attempts=1, port=self.smtp_port)
+        catcher = Catcher()
+        self._smtp = start_controller(catcher)     # on another port if this one was taken
+        self.smtp_port = catcher.port
+        self.env["AIRFLOW_CONN_SMTP_DEFAULT"] = _smtp_connection(self.smtp_port)
+
+
+def _smtp_connection(port: int) -> str:
+    return ('{"conn_type": "smtp", "host": "127.0.0.1", "port": %d, '
+            '"extra": {"disable_ssl": true, "disable_tls": true}}' % port)
 
 
 def _exit_code(process: subprocess.Popen) -> int | None:
