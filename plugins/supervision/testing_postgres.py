@@ -64,7 +64,7 @@ class Server:
 @contextmanager
 def throwaway_postgres(attempts: int = 5) -> Iterator[Server]:
     """Start a server in a temporary folder on a free loopback port; stop and delete it after,
-    also when starting fails. A port another process took meanwhile ("could not bind") is
+    also when starting fails (and those of earlier runs killed before they could). A port another process took meanwhile ("could not bind") is
     retried on another port, up to ``attempts`` times; any other failure raises
     ``PostgresStartupError`` with what was awaited and the last 30 lines of the server's log.
 
@@ -76,13 +76,14 @@ def throwaway_postgres(attempts: int = 5) -> Iterator[Server]:
         return
     initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
     root = os.geteuid() == 0
+    prefix: list[str] = ["runuser", "-u", "postgres", "--"] if root else []
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+    _remove_orphans(prefix, pg_ctl, env)
     base = Path(tempfile.mkdtemp(prefix="supervision-pg-"))
+    (base / "owner.pid").write_text(str(os.getpid()))
     data, log = base / "data", base / "server.log"
-    prefix: list[str] = []
     if root:
         shutil.chown(base, "postgres", "postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
 
     def stop() -> None:
         if (data / "postmaster.pid").exists():
@@ -123,6 +124,26 @@ def throwaway_postgres(attempts: int = 5) -> Iterator[Server]:
     finally:
         stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _remove_orphans(prefix: list[str], pg_ctl: str, env: dict) -> None:
+    """Servers left by an earlier run whose process is gone (killed before it could stop its
+    server): stopped, their folders removed. Only folders with an ``owner.pid`` of a process
+    that no longer exists are touched."""
+    for owner in Path(tempfile.gettempdir()).glob("supervision-pg-*/owner.pid"):
+        try:
+            pid = int(owner.read_text())
+            os.kill(pid, 0)
+            continue                   # its owner still runs
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError):
+            continue
+        data = owner.parent / "data"
+        if (data / "postmaster.pid").exists():
+            subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
+                           capture_output=True, env=env, timeout=120)
+        shutil.rmtree(owner.parent, ignore_errors=True)
 
 
 def _await_connection(server: Server, log: Path, deadline: Deadline) -> None:

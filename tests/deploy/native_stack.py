@@ -44,6 +44,9 @@ from supervision.testing_servers import (TAIL_LINES, Deadline, StartupError, add
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 ADMIN = ("admin", "topology-" + secrets.token_hex(8))
+# a component gets SIGTERM when the process (thread) that started it dies, even by SIGKILL: no
+# scheduler of a killed test run is left behind (util-linux setpriv, where installed)
+DIE_WITH_PARENT = (["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else [])
 
 
 @dataclass
@@ -197,7 +200,8 @@ class NativeStack:
             f.write(f"===== {name}: airflow {' '.join(args)} (started {time.strftime('%H:%M:%S')})"
                     f" =====\n".encode())
             f.flush()
-            process = subprocess.Popen([AIRFLOW, *args], env=self.env, cwd=self.workdir,
+            process = subprocess.Popen([*DIE_WITH_PARENT, AIRFLOW, *args], env=self.env,
+                                       cwd=self.workdir,
                                        stdout=f, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
         component = Component(name, process, log)

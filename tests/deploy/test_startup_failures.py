@@ -8,8 +8,10 @@ import os
 import re
 import socket
 import subprocess
+import tempfile
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -190,3 +192,64 @@ def test_a_component_error_reads_as_the_issue_asks(tmp_path):
     text = str(error)
     assert text.startswith("scheduler did not come up: awaited its heartbeat; not seen after 240 s")
     assert "line 69" not in text and "line 70" in text and text.endswith("line 99")
+
+
+def _python(code: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "SUPERVISION_TEST_POSTGRES"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "plugins"), str(ROOT)])
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+
+
+def _gone(pid: int, seconds: float = 30) -> bool:
+    deadline = Deadline(seconds)
+    while not deadline.expired():
+        try:
+            os.kill(pid, 0)
+            status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if status == "Z":
+                return True
+        except (ProcessLookupError, FileNotFoundError):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_server_left_by_a_killed_run_is_stopped_and_removed_by_the_next(monkeypatch):
+    monkeypatch.delenv("SUPERVISION_TEST_POSTGRES", raising=False)
+    run = _python("""
+        import time
+        from supervision.testing_postgres import throwaway_postgres
+        with throwaway_postgres() as server:
+            print(server.port, flush=True)
+            time.sleep(600)
+    """)
+    port = int(run.stdout.readline())
+    run.kill()                                 # no chance to stop its server
+    run.wait()
+    (left,) = [p.parent for p in Path(tempfile.gettempdir()).glob("supervision-pg-*/owner.pid")
+               if p.read_text() == str(run.pid)]
+    with socket.create_connection(("127.0.0.1", port), timeout=10):
+        pass                                   # still running
+    with testing_postgres.throwaway_postgres():
+        assert not left.exists()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_components_die_with_the_process_that_started_them():
+    from tests.deploy.native_stack import DIE_WITH_PARENT
+
+    if not DIE_WITH_PARENT:
+        pytest.skip("setpriv (util-linux) is not installed")
+    run = _python(f"""
+        import subprocess, time
+        child = subprocess.Popen({DIE_WITH_PARENT!r} + ["sleep", "600"], start_new_session=True)
+        print(child.pid, flush=True)
+        time.sleep(600)
+    """)
+    child = int(run.stdout.readline())
+    assert not _gone(child, 0.5)
+    run.kill()
+    run.wait()
+    assert _gone(child)
