@@ -33,13 +33,13 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from supervision.testing_servers import (TAIL_LINES, Deadline, StartupError, address_in_use,
-                                         free_port)
+from supervision.testing_servers import Deadline, StartupError, address_in_use, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -409,6 +409,31 @@ class NativeStack:
 def _smtp_connection(port: int) -> str:
     return ('{"conn_type": "smtp", "host": "127.0.0.1", "port": %d, '
             '"extra": {"disable_ssl": true, "disable_tls": true}}' % port)
+
+
+@contextmanager
+def running_stack(server, workdir: Path, landing: Path, dags=(), timeout: float = 120):
+    """A started ``NativeStack`` (every component up, ``dags`` serialised), stopped after.
+    For a module fixture, wrap it in ``supervision.testing_servers.ReportOnce`` so a failure
+    is reported once:
+
+        _STACK = ReportOnce("the native stack", fixture="stack")
+
+        @pytest.fixture(scope="module")
+        def stack(postgres_server, sample_landing, tmp_path_factory):
+            with ExitStack() as cleanup:
+                with _STACK.starting():
+                    stack = cleanup.enter_context(running_stack(
+                        postgres_server, tmp_path_factory.mktemp("stack"), sample_landing,
+                        dags=["renovation_supervision_monthly"]))
+                yield stack
+    """
+    stack = NativeStack(server, workdir, landing)
+    try:
+        stack.start(timeout=timeout, dags=dags)
+        yield stack
+    finally:
+        stack.stop()
 
 
 def _exit_code(process: subprocess.Popen) -> int | None:
