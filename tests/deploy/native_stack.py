@@ -340,6 +340,11 @@ class NativeStack:
             self._smtp.stop()
             self._smtp = None
 
+    def log_text(self, name: str) -> str:
+        """A component's log so far (``logs/<name>.log``), for waiting on a log line."""
+        path = self.logs / f"{name}.log"
+        return path.read_text("utf-8", errors="replace") if path.exists() else ""
+
     # --- the REST API ----------------------------------------------------------------------
     def api(self) -> httpx.Client:
         """A client of the REST API v2 with a token of the admin user (FAB auth manager)."""
