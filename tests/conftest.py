@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from supervision.testing_servers import ReportOnce
+
 ROOT = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="supervision-airflow-"))
 os.environ.update({
@@ -53,13 +55,30 @@ def airflow_db() -> Path:
     return _AIRFLOW_HOME
 
 
+_POSTGRES = ReportOnce("the throwaway PostgreSQL server (supervision/testing_postgres.py)",
+                       fixture="postgres_server")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """A shared server that did not start is reported by the first test needing it; the others
+    are skipped with a pointer to it (supervision.testing_servers.ReportOnce)."""
+    ReportOnce.current_test = item.nodeid
+    for shared in ReportOnce.registry:
+        shared.skip_if_failed(item)
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     """A throwaway PostgreSQL 15 server started from the installed binaries for this session
     (as the postgres user when the tests run as root)."""
+    from contextlib import ExitStack
+
     from supervision.testing_postgres import throwaway_postgres
 
-    with throwaway_postgres() as server:
+    with ExitStack() as stack:
+        with _POSTGRES.starting():
+            server = stack.enter_context(throwaway_postgres())
         yield server
 
 

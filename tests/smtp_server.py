@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import email
-import socket
 from collections import Counter
 from contextlib import contextmanager
 from email import policy
 from typing import Iterator
 
 from aiosmtpd.controller import Controller
+
+from supervision.testing_servers import Deadline, StartupError, address_in_use, free_port
 
 
 class Recorder:
@@ -48,14 +49,38 @@ class Recorder:
         return Counter((m["X-Supervision-Document"], r) for rcpts, m in self.received for r in rcpts)
 
 
+def start_controller(handler, attempts: int = 5, port: int | None = None) -> Controller:
+    """An aiosmtpd Controller of ``handler`` listening on 127.0.0.1, started and answering (its
+    own banner exchange). The port comes from ``free_port`` (outside the ephemeral range) unless
+    given; a port taken meanwhile is retried on another one; the ready wait scales with the
+    machine's load. ``handler.port`` is set to the port bound."""
+    last: BaseException | None = None
+    for attempt in range(1, attempts + 1):
+        chosen = port or free_port()
+        deadline = Deadline(10)
+        controller = Controller(handler, hostname="127.0.0.1", port=chosen,
+                                ready_timeout=deadline.allowed())
+        try:
+            controller.start()
+        except Exception as exc:               # noqa: BLE001 - reported below
+            last = exc
+            try:
+                controller.stop(no_assert=True)
+            except Exception:                  # noqa: BLE001 - the loop never ran
+                pass
+            if address_in_use(str(exc)) and port is None:
+                continue
+            break
+        handler.port = chosen
+        return controller
+    raise StartupError("the SMTP server (aiosmtpd)", f"it to answer on 127.0.0.1:{chosen} "
+                       f"(attempt {attempt})", None, f"{type(last).__name__}: {last}")
+
+
 @contextmanager
 def local_smtp() -> Iterator[Recorder]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    handler = Recorder(port)
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
+    handler = Recorder(0)
+    controller = start_controller(handler)
     try:
         yield handler
     finally:
