@@ -107,6 +107,9 @@ def erratum_context(programme: Programme, month: Month, cmp: Comparison, version
     return {
         "doc": doc, "month_zh": label, "version": version, "against": cmp.against,
         "sent_day_zh": date_zh(date.fromisoformat(sent_day)) if sent_day else "",
+        # the 成文日期 of the documents being corrected
+        "issued_zh": date_zh(date.fromisoformat(_inputs(old)["published_on"]))
+                     if _inputs(old).get("published_on") else "",
         "documents": [sent[s] for s in NAMED if s in sent],
         "old_snapshot": old_snap, "new_snapshot": new_snap,
         "same_snapshot_name": old_snap.get("name") == new_snap.get("name"),
