@@ -394,3 +394,24 @@ def test_a_backfill_never_mails_an_erratum_and_a_never_sent_month_is_simply_repl
         "monthly_bulletin", "mid_year_bulletin"} | {f"notice:{c}" for c in (
             "changsha", "zhuzhou", "xiangtan", "hengyang", "shaoyang", "yueyang", "changde",
             "zhangjiajie", "yiyang", "chenzhou", "yongzhou", "huaihua", "loudi", "xiangxi")}
+
+
+def test_a_changed_officer_phone_corrects_only_that_citys_notice_and_stays_out_of_the_erratum(m, fast_pdf):
+    m.run()
+    row = next(r for r in m.table("overdue.csv") if r["市州"] == "长沙市")
+    m.edit(row["项目编号"], 实施责任人电话="13900001111")
+    doc = m.render()
+    changes = m.table("corrections/changes.csv")
+    assert [(c["文件"], c["市州"], c["更正值"]) for c in changes] == [
+        ("notices/changsha.xlsx", "长沙市", "13900001111")]
+    # the erratum circulates: it names the change but not the phone
+    html = (m.folder / "corrections" / "erratum.html").read_text("utf-8")
+    assert "13900001111" not in html and "见更正后的督办通知" in html
+    assert doc["correction"]["changes"] == 1
+    before = len(m.mails())
+    sent = m.send()
+    mails = new_mails(m, before)
+    assert [x["X-Supervision-Slug"] for _, x in mails] == ["erratum@v2_changsha"]
+    assert {a.get_filename() for a in mails[0][1].iter_attachments()} == {
+        "erratum.pdf", "changsha.pdf", "changsha.xlsx"}
+    assert sent["summary"].endswith("erratum to 4 recipients")

@@ -98,11 +98,16 @@ def erratum_context(programme: Programme, month: Month, cmp: Comparison, version
     for c in ranking:
         if c.item in ("综合得分", "排名"):
             headline.setdefault(c.city, {})[c.item] = (shown(c.item, c.old), shown(c.item, c.new))
+    def value(c, v: str) -> str:
+        if c.file == RANKING:
+            return shown(c.item, v)
+        if c.file.startswith("notices/"):   # officers and phones go only to their own city
+            return "见更正后的督办通知"
+        return v
     rows = [{"file": {RANKING: "排名表", OVERDUE: "逾期及问题小区清单", NOTICES: "督办通知"}.get(
                  c.file, "督办通知所附清单"),
-             "city": c.city, "item": c.item,
-             "old": shown(c.item, c.old) if c.file == RANKING else c.old,
-             "new": shown(c.item, c.new) if c.file == RANKING else c.new} for c in cmp.changes]
+             "city": c.city, "item": c.item, "old": value(c, c.old), "new": value(c, c.new)}
+            for c in cmp.changes]
     old_snap, new_snap = _inputs(old).get("snapshot", {}), new_snapshot
     return {
         "doc": doc, "month_zh": label, "version": version, "against": cmp.against,
