@@ -20,6 +20,8 @@ OVERDUE_KEY = ("市州", "所在县市区", "小区名称", "项目编号", "原
 LISTED, NOT_LISTED = "列入清单", "不列入清单"
 NOTICE_DUE, NOTICE_NOT_DUE = "督办", "不督办"
 CHANGES_HEADER = ("文件", "市州", "项目", "原值", "更正值")
+#: not compared in a notice's list: the key, and the row's position (序号 moves when a row goes)
+LIST_IGNORED = OVERDUE_KEY + ("序号",)
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def compare_notices(old: Path, new: Path, programme: Programme) -> tuple[list[Ch
             for k, rec in b.items():     # added/removed rows are in the overdue list's changes
                 if k in a:
                     for col, value in rec.items():
-                        if col not in OVERDUE_KEY and a[k].get(col, "") != value:
+                        if col not in LIST_IGNORED and a[k].get(col, "") != value:
                             diffs.append(Change(rel, c.name, f"{_overdue_item(rec)} {col}",
                                                 a[k].get(col, ""), value))
             if diffs or set(a) != set(b):
