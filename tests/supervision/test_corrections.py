@@ -415,3 +415,11 @@ def test_a_changed_officer_phone_corrects_only_that_citys_notice_and_stays_out_o
     assert {a.get_filename() for a in mails[0][1].iter_attachments()} == {
         "erratum.pdf", "changsha.pdf", "changsha.xlsx"}
     assert sent["summary"].endswith("erratum to 4 recipients")
+    # a second correction of the same list: again only 长沙市 (an earlier erratum it holds is
+    # not a document the new version "withdraws" from the other cities)
+    m.edit(row["项目编号"], 实施责任人电话="13900002222")
+    assert m.render()["correction"]["version"] == 3
+    before = len(m.mails())
+    sent = m.send()
+    assert [x["X-Supervision-Slug"] for _, x in new_mails(m, before)] == ["erratum@v3_changsha"]
+    assert sent["summary"].endswith("erratum to 4 recipients")

@@ -152,7 +152,10 @@ def _erratum_messages(engine: Engine, s: RunSettings, programme: Programme,
             if not old and c.name not in added:
                 continue          # never received this month: nothing of it to correct
             changed = tuple(p for p in files if old.get(p) != files[p])
-            withdrawn = [p for p in old if p not in files]
+            # a document they hold that this version no longer has (a notice no longer due);
+            # an earlier erratum is not withdrawn by a later one
+            withdrawn = [p for p in old if p not in files
+                         and not p.startswith(vs.CORRECTIONS_DIR + "/")]
             if changed or withdrawn:
                 groups.setdefault(changed, []).append(r)
         for changed, rs in groups.items():
