@@ -415,8 +415,16 @@ def test_a_changed_officer_phone_corrects_only_that_citys_notice_and_stays_out_o
     assert {a.get_filename() for a in mails[0][1].iter_attachments()} == {
         "erratum.pdf", "changsha.pdf", "changsha.xlsx"}
     assert sent["summary"].endswith("erratum to 4 recipients")
-    # a second correction of the same list: again only 长沙市 (an earlier erratum it holds is
-    # not a document the new version "withdraws" from the other cities)
+
+
+def test_a_second_correction_goes_only_to_the_holders_of_what_changed_again(m, fast_pdf):
+    m.run()
+    overtake(m)
+    m.render()
+    assert m.send()["summary"].endswith(f"erratum to {ALL_RECIPIENTS} recipients")
+    # then only 长沙市's notice list changes: the first erratum every city holds is not a
+    # document the new version withdraws
+    row = next(r for r in m.table("overdue.csv") if r["市州"] == "长沙市")
     m.edit(row["项目编号"], 实施责任人电话="13900002222")
     assert m.render()["correction"]["version"] == 3
     before = len(m.mails())
