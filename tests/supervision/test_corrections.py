@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import email
 import json
+import logging
 import smtplib
 from collections import Counter
 from email import policy
@@ -396,7 +397,8 @@ def test_a_backfill_never_mails_an_erratum_and_a_never_sent_month_is_simply_repl
             "zhangjiajie", "yiyang", "chenzhou", "yongzhou", "huaihua", "loudi", "xiangxi")}
 
 
-def test_a_changed_officer_phone_corrects_only_that_citys_notice_and_stays_out_of_the_erratum(m, fast_pdf):
+def test_a_changed_officer_phone_corrects_only_that_citys_notice_and_stays_out_of_the_erratum(m, fast_pdf, caplog):
+    caplog.set_level(logging.INFO, logger="supervision")
     m.run()
     row = next(r for r in m.table("overdue.csv") if r["市州"] == "长沙市")
     m.edit(row["项目编号"], 实施责任人电话="13900001111")
@@ -415,6 +417,10 @@ def test_a_changed_officer_phone_corrects_only_that_citys_notice_and_stays_out_o
     assert {a.get_filename() for a in mails[0][1].iter_attachments()} == {
         "erratum.pdf", "changsha.pdf", "changsha.xlsx"}
     assert sent["summary"].endswith("erratum to 4 recipients")
+    # the task log says so too
+    logged = [r.getMessage() for r in caplog.records if r.name.startswith("supervision.corrections")]
+    assert any("1 values changed since version 1 was sent on" in x for x in logged)
+    assert any(sent["summary"] in x for x in logged)
 
 
 def test_a_second_correction_goes_only_to_the_holders_of_what_changed_again(m, fast_pdf):
