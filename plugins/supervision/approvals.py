@@ -98,6 +98,9 @@ def request_text(s: RunSettings, quality: Mapping[str, Any] | None, calendar_war
     if quality:
         lines.append(f"- 读取 {quality.get('rows_read', '?')} 行，接受 {quality.get('rows_accepted', '?')} 行，"
                      f"隔离 {quality.get('rows_quarantined', '?')} 行，问题 {quality.get('findings', '?')} 项")
+    from .corrections import request_lines  # noqa: PLC0415 - a correction says so (issue 15)
+
+    lines += request_lines(s)
     if approval_url:
         lines.append(f"- 审批页面：{approval_url}")
     if calendar_warning:

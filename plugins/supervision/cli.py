@@ -62,7 +62,9 @@ def summary(output_dir: Path, month: str) -> str:
         f"  outbox:         {len(mails)} .eml in {outbox}" if mails else
         "  outbox:         nothing sent for this month",
     ]
-    return "\n".join(lines)
+    from .corrections import summary_lines  # noqa: PLC0415
+
+    return "\n".join(lines + summary_lines(folder))
 
 
 def delivery_status(month: str, settle: str | None = None, document: str | None = None,

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
-from . import delivery, documents, figures, outputs, quality, tables
+from . import corrections, delivery, documents, figures, outputs, quality, tables
 from . import early_warning, spot_check, watch_lists
 from . import quality_report as qr
 from . import warehouse as wh
@@ -309,6 +309,8 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
                                       inputs["items"][inputs["items"].city == name],
                                       f"{month.label_zh()}{inputs['programme'].province.display_name(name)}"
                                       "城镇老旧小区改造逾期及问题小区清单")
+    # a rerun of a sent month: compare with the last sent version, write the correction
+    correction = corrections.prepare(engine, s, inputs["programme"], staging)
     outputs.write_manifest(staging, {
         "report_month": s.month,
         "snapshot": {"name": load["snapshot_file"], "date": load["snapshot_date"],
@@ -316,11 +318,12 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
         "plan_sha256": load["plan_sha256"], "targets_sha256": load["targets_sha256"],
         "published_on": published.isoformat(),
     })
+    corrections.carry(s, staging)   # the sent versions (<M>/sent/) survive the replacement
     target = outputs.publish(s.output_dir, s.month)
     shutil.rmtree(work_dir(s), ignore_errors=True)
     log.info("documents %s: %d rendered, published to %s", s.month, len(written), target)
     return {"report_month": s.month, "documents": written, "folder": str(target),
-            "published_on": published.isoformat()}
+            "published_on": published.isoformat(), "correction": correction}
 
 
 # --------------------------------------------------------------------------- send
@@ -404,8 +407,13 @@ def send(s: RunSettings, transport: delivery.Transport | None = None,
                 f"SUPERVISION_DELIVERY={s.delivery} but no SMTP transport was given")
         transport = delivery.OutboxTransport(s.outbox_dir / s.month)
     engine = wh.connect(s.warehouse_url)
-    report = delivery.deliver(engine, s.month, messages, transport, sender or s.sender)
-    summary = {"report_month": s.month, "sent": True, **report.as_dict()}
+    # the version this send delivers (1, or a correction), frozen in <M>/sent/v<N>/
+    version = corrections.plan(engine, s, programme, messages)
+    delivery.check_attachments(version.messages)
+    corrections.start(engine, s, version)
+    report = delivery.deliver(engine, s.month, version.messages, transport, sender or s.sender)
+    summary = {"report_month": s.month, "sent": True, **report.as_dict(),
+               **corrections.finish(engine, s, version, report)}
     incomplete = report.incomplete(s.month)
     if incomplete is not None:
         log.error("send %s: %s", s.month, incomplete)

@@ -1,0 +1,17 @@
+"""Corrections of a sent month (SPEC §6): what was sent is kept per version, a rerun whose
+results differ from the last sent version lists every changed value and sends an erratum (更正)
+once to each recipient of a changed document, after the steward approves.
+
+* :mod:`.versions` — the frozen folders ``<M>/sent/v<N>/``, ``month_versions``, and the
+  attachments (SHA-256) of each delivery in ``delivery_attachments``;
+* :mod:`.compare` — new results against a sent version, value by value;
+* :mod:`.erratum` — ``corrections/changes.csv``, the erratum (HTML + PDF), ``meta.json``;
+* :mod:`.publication` — what the documents and send stages do with them.
+
+See docs/corrections.md.
+"""
+from __future__ import annotations
+
+from .publication import Plan, carry, finish, plan, prepare, request_lines, start, summary_lines
+
+__all__ = ["Plan", "carry", "finish", "plan", "prepare", "request_lines", "start", "summary_lines"]
