@@ -122,7 +122,9 @@ def context(programme: Programme, month: Month, findings: pd.DataFrame) -> dict[
         "sampled_cities": findings.city.nunique(), "checked": len(checked),
         "falsified": len(communities), "cities": cities,
         "status_count": sum(1 for c in communities if c.conclusion == STATUS_FALSIFIED),
-        "invest_count": sum(1 for c in communities if "完成投资虚报" in c.problems),
+        "invest_count": sum(1 for c in communities if c.conclusion == INVESTMENT_OVERSTATED),
+        "both_count": sum(1 for c in communities
+                          if c.conclusion == STATUS_FALSIFIED and len(c.problems) > 1),
         "communities": communities, "deadline_zh": date_zh(deadline),
         "rectify_workdays": int(cfg.get("rectify_workdays", DEFAULT_RECTIFY_WORKDAYS)),
         "report_to": d.get("issuer", ""), "issued_zh": date_zh(issued),

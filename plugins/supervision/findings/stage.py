@@ -61,10 +61,15 @@ def _month_was_run(engine: Engine, s: RunSettings, path: Path) -> None:
     load = wh.read_month(engine, "month_loads", s.month)
     sampled = wh.frame(engine, "SELECT COUNT(*) AS n FROM spot_checks WHERE report_month = :m",
                        m=s.month).n.iloc[0]
-    if load.empty or load.kind.iloc[0] != "full" or not sampled \
-            or not (month_folder / "manifest.json").is_file():
-        raise InputFileError(path, f"data month {s.month} was never run (no published month folder "
-                                   f"{month_folder} with its spot-check sample in the warehouse): "
+    missing = []
+    if load.empty or load.kind.iloc[0] != "full":
+        missing.append("no run of the month in the warehouse")
+    elif not sampled:
+        missing.append("no spot-check sample in the warehouse")
+    if not (month_folder / "manifest.json").is_file():
+        missing.append(f"no published month folder {month_folder}")
+    if missing:
+        raise InputFileError(path, f"data month {s.month} was never run ({'; '.join(missing)}): "
                                    f"run the month first (make run MONTH={s.month})")
 
 
