@@ -43,3 +43,86 @@ def test_findings_through_the_dag(airflow_db, rendered_june, tmp_path):
     again = _run(s)
     assert str(getattr(again.state, "value", again.state)) == "success"
     assert len(sorted((Path(s.output_dir) / "outbox" / s.month).glob("falsification_bulletin_*"))) == 14
+
+
+def _awaiting(logical_date):
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance as TI
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return session.scalar(
+            select(TI.id).join(TI.dag_run).where(
+                DagRun.dag_id == "renovation_spot_check_findings", DagRun.logical_date == logical_date,
+                TI.task_id == "steward_approval", TI.state == TaskInstanceState.AWAITING_INPUT))
+
+
+def _run_answered(s, logical_date, chosen):
+    """The DAG run with the steward answering ``chosen`` once the approval waits (the HITL API's
+    way: tests/dags/test_steward_approval.py)."""
+    import threading
+    import time
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.dags.test_steward_approval import _answer
+
+    seen = {}
+
+    def steward():
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            ti_id = _awaiting(logical_date)
+            if ti_id is not None:
+                seen["asked"] = True
+                _answer(ti_id, chosen, {"id": "wang", "name": "王数据"})
+                return
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=steward, daemon=True)
+    thread.start()
+    dag = DagBag(dag_folder=str(ROOT / "dags")).dags["renovation_spot_check_findings"]
+    with warehouse_env(s.warehouse_url):
+        run = dag.test(logical_date=logical_date,
+                       run_conf={"report_month": s.month, "inputs_dir": str(s.inputs_dir),
+                                 "output_dir": str(s.output_dir)})
+    thread.join(timeout=5)
+    states = {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in run.get_task_instances()}
+    return states, seen
+
+
+def _decisions(s):
+    from supervision import approvals
+    from supervision import warehouse as wh
+
+    return approvals.decisions(wh.connect(s.warehouse_url), s.month)
+
+
+@pytest.mark.airflow
+def test_a_rejected_bulletin_is_not_sent_and_the_steward_saw_the_counts(airflow_db, rendered_june, tmp_path):
+    import email
+    from email import policy
+
+    s = ff.own_copy(rendered_june, tmp_path)
+    ff.fill(s, {0: {"核实改造状态": "未开工"}})
+    states, seen = _run_answered(s, datetime(2020, 7, 15, 1, tzinfo=timezone.utc), "Reject")
+    assert seen.get("asked") and states["send"] == "skipped"
+    outbox = Path(s.output_dir) / "outbox" / s.month
+    assert not list(outbox.glob("falsification_bulletin_*.eml"))
+    assert [d["decision"] for d in _decisions(s)] == ["rejected"]
+    [request] = (outbox / "steward").glob("approval_request_*.eml")
+    body = email.message_from_bytes(request.read_bytes(), policy=policy.default).get_content()
+    assert "| 长沙市 |" in body and "改造状态不实" in body and "falsification_bulletin.pdf" in body
+
+
+@pytest.mark.airflow
+def test_a_month_without_falsification_asks_nothing_and_sends_nothing(airflow_db, rendered_june, tmp_path):
+    s = ff.own_copy(rendered_june, tmp_path)
+    ff.fill(s)
+    states, seen = _run_answered(s, datetime(2020, 7, 16, 1, tzinfo=timezone.utc), "Approve")
+    assert not seen and states == {"findings": "success", "steward_approval": "success",
+                                   "send": "success"}
+    assert [d["decision"] for d in _decisions(s)] == ["not_required"]
+    assert not (Path(s.output_dir) / "outbox").exists()

@@ -283,3 +283,22 @@ def test_every_problem_is_listed_and_the_landing_watch_sees_new_files(s):
     assert stage.pending_months(s) == []
     ff.fill(s, {0: EMPTY})                              # a corrected file: pending again
     assert stage.pending_months(s) == ["2020-06"]
+
+
+def test_the_quality_stages_signals_stand_beside_the_falsified_community(s):
+    rows = _rows(s)
+    i = next(i for i, r in enumerate(rows) if r["改造状态"] == "已开工")
+    pid = rows[i]["项目编号"]
+    engine = wh.connect(s.warehouse_url)
+    with engine.begin() as conn:
+        seq = conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM quality_findings").scalar()
+        wh.insert(conn, "quality_findings", [
+            {"report_month": s.month, "seq": seq + 1, "source_row": 9, "project_id": pid,
+             "city": rows[i]["市州"], "rule_id": "INVEST_BACKWARDS", "severity": "warning",
+             "field": "累计完成投资", "value": "10.00万元（上月：12.00万元）"}])
+    ff.fill(s, {i: {"核实改造状态": "未开工"}})
+    stage.process(s)
+    stored = wh.read_month(engine, "spot_check_findings", s.month).set_index("project_id")
+    assert stored.at[pid, "signals"] == "累计完成投资较上月减少（10.00万元（上月：12.00万元））"
+    html = (stage.output_dir(s) / "falsification_bulletin.html").read_text("utf-8")
+    assert "系统数据检查同时发现：累计完成投资较上月减少" in html
