@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from supervision import delivery, documents, outputs
+from supervision import delivery, documents
 from supervision import warehouse as wh
 from supervision.config import load_programme
 from supervision.errors import InputFileError
