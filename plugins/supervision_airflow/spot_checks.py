@@ -52,16 +52,18 @@ def findings_settings(context: Any):
 
 
 def pending_conf(context: Any) -> list[dict[str, Any]]:
-    """One run conf per month whose findings file is new or changed (the watch's poke)."""
+    """One run conf per month whose findings file is new or changed (the watch's poke); the
+    watch run's conf may name ``inputs_dir`` / ``output_dir``, else the deployment's defaults."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from supervision import paths  # noqa: PLC0415
     from supervision.findings.stage import pending_months  # noqa: PLC0415
 
-    from supervision.settings import RunSettings  # noqa: PLC0415
-
-    conf = {k: v for k, v in (context["dag_run"].conf or {}).items()
-            if v is not None and k in ("inputs_dir", "output_dir")}
-    s = RunSettings.resolve({"report_month": "2000-01", **conf})
-    return [{"report_month": m, "inputs_dir": str(s.inputs_dir), "output_dir": str(s.output_dir)}
-            for m in pending_months(s)]
+    conf = context["dag_run"].conf or {}
+    inputs = Path(conf.get("inputs_dir") or paths.default_inputs_dir()).expanduser().resolve()
+    output = Path(conf.get("output_dir") or paths.default_output_dir()).expanduser().resolve()
+    return [{"report_month": m, "inputs_dir": str(inputs), "output_dir": str(output)}
+            for m in pending_months(inputs, paths.default_warehouse_url())]
 
 
 def run_id_of(conf: dict[str, Any]) -> str:

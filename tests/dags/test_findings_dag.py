@@ -126,3 +126,38 @@ def test_a_month_without_falsification_asks_nothing_and_sends_nothing(airflow_db
                                    "send": "success"}
     assert [d["decision"] for d in _decisions(s)] == ["not_required"]
     assert not (Path(s.output_dir) / "outbox").exists()
+
+
+def test_the_watch_finds_new_files_once_per_content(rendered_june, tmp_path):
+    from types import SimpleNamespace
+
+    from supervision_airflow.spot_checks import pending_conf, run_id_of
+
+    s = ff.own_copy(rendered_june, tmp_path)
+    context = {"dag_run": SimpleNamespace(conf={"inputs_dir": str(s.inputs_dir),
+                                                "output_dir": str(s.output_dir)})}
+    with warehouse_env(s.warehouse_url):
+        assert pending_conf(context) == []
+        ff.fill(s)
+        [conf] = pending_conf(context)
+        assert conf == {"report_month": "2020-06", "inputs_dir": str(s.inputs_dir),
+                        "output_dir": str(s.output_dir)}
+        first = run_id_of(conf)
+        assert first.startswith("findings__2020-06__") and run_id_of(conf) == first
+        ff.fill(s, {0: dict.fromkeys(ff.FILL_IN)})
+        assert run_id_of(conf) != first           # a corrected file is another run
+
+
+def test_the_sample_secret_comes_from_an_airflow_variable(monkeypatch):
+    import os
+
+    from supervision.spot_check import SECRET_ENV
+    from supervision_airflow.spot_checks import export_sample_secret
+
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    monkeypatch.delenv("AIRFLOW_VAR_SUPERVISION_SPOT_CHECK_SECRET", raising=False)
+    assert export_sample_secret() is False and SECRET_ENV not in os.environ
+    monkeypatch.setenv("AIRFLOW_VAR_SUPERVISION_SPOT_CHECK_SECRET", "province-secret")
+    assert export_sample_secret() is True
+    assert os.environ[SECRET_ENV] == "province-secret"
+    monkeypatch.delenv(SECRET_ENV)

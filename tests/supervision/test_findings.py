@@ -277,12 +277,12 @@ def test_every_problem_is_listed_and_the_landing_watch_sees_new_files(s):
     assert len(err.value.problems) == 3
     assert f"row {rows[4]}, column 核查日期: unreadable date '七月'" in str(err.value)
     assert f"row {rows[5]}, column 核查人: empty in a checked row" in str(err.value)
-    assert stage.pending_months(s) == ["2020-06"]      # refused: still pending
+    assert stage.pending_months(s.inputs_dir, s.warehouse_url) == ["2020-06"]      # refused: still pending
     ff.fill(s)
     stage.process(s)
-    assert stage.pending_months(s) == []
+    assert stage.pending_months(s.inputs_dir, s.warehouse_url) == []
     ff.fill(s, {0: EMPTY})                              # a corrected file: pending again
-    assert stage.pending_months(s) == ["2020-06"]
+    assert stage.pending_months(s.inputs_dir, s.warehouse_url) == ["2020-06"]
 
 
 def test_the_quality_stages_signals_stand_beside_the_falsified_community(s):

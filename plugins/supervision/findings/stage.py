@@ -253,13 +253,14 @@ def send(s: RunSettings, transport: delivery.Transport | None = None,
 
 # --------------------------------------------------------------------------- landing
 
-def pending_months(s: RunSettings) -> list[str]:
-    """Months whose findings file is new or changed since it was last processed."""
-    engine = wh.connect(s.warehouse_url)
+def pending_months(inputs_dir: Path, warehouse_url: str | None = None) -> list[str]:
+    """Months whose findings file in ``inputs_dir`` is new or changed since it was last
+    processed (its SHA-256 against ``spot_check_findings_loads``)."""
+    engine = wh.connect(warehouse_url)
     done = {r["report_month"]: r["findings_sha256"]
             for r in wh.frame(engine, "SELECT report_month, findings_sha256 FROM "
                                       "spot_check_findings_loads").to_dict("records")}
-    return [m for m, p in sorted(findings_files(s.inputs_dir).items())
+    return [m for m, p in sorted(findings_files(inputs_dir).items())
             if done.get(m) != outputs.sha256_file(p)]
 
 
