@@ -302,3 +302,25 @@ def test_the_quality_stages_signals_stand_beside_the_falsified_community(s):
     assert stored.at[pid, "signals"] == "累计完成投资较上月减少（10.00万元（上月：12.00万元））"
     html = (stage.output_dir(s) / "falsification_bulletin.html").read_text("utf-8")
     assert "系统数据检查同时发现：累计完成投资较上月减少" in html
+
+
+def test_a_csv_findings_file_with_a_title_row_and_full_width_headers(s):
+    """The same readers as for exports: a title above the header, （万元） written full-width."""
+    import csv
+
+    rows = _rows(s)
+    path = Path(s.inputs_dir) / "spot_checks" / f"{s.month}.csv"
+    path.parent.mkdir(exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["2020年6月现场抽查核实表（长沙市）"])
+        w.writerow(["项目编号", "小区名称", "核实改造状态", "核实累计完成投资（万元）", "核实结论", "核查人", "核查日期"])
+        for i, r in enumerate(rows[:3]):
+            status = "未开工" if i == 0 else r["改造状态"]
+            w.writerow([r["项目编号"], r["小区名称"], status, r["累计完成投资(万元)"], "", "李核查", "2020年7月9日"])
+    summary = stage.process(s)
+    assert summary["findings_file"] == f"{s.month}.csv"
+    assert summary[NOT_CHECKED] == len(rows) - 3     # sampled records not returned: not checked
+    assert summary[STATUS_FALSIFIED] == (1 if rows[0]["改造状态"] != "未开工" else 0)
+    stored = wh.read_month(wh.connect(s.warehouse_url), "spot_check_findings", s.month)
+    assert set(stored[stored.inspector.notna()].checked_on) == {"2020-07-09"}
