@@ -154,10 +154,14 @@ def test_the_sample_secret_comes_from_an_airflow_variable(monkeypatch):
     from supervision.spot_check import SECRET_ENV
     from supervision_airflow.spot_checks import export_sample_secret
 
-    monkeypatch.delenv(SECRET_ENV, raising=False)
+    # recorded as absent first, so that the secret the function exports is removed afterwards
+    monkeypatch.setenv(SECRET_ENV, "")
+    monkeypatch.delenv(SECRET_ENV)
     monkeypatch.delenv("AIRFLOW_VAR_SUPERVISION_SPOT_CHECK_SECRET", raising=False)
     assert export_sample_secret() is False and SECRET_ENV not in os.environ
     monkeypatch.setenv("AIRFLOW_VAR_SUPERVISION_SPOT_CHECK_SECRET", "province-secret")
-    assert export_sample_secret() is True
-    assert os.environ[SECRET_ENV] == "province-secret"
-    monkeypatch.delenv(SECRET_ENV)
+    try:
+        assert export_sample_secret() is True
+        assert os.environ[SECRET_ENV] == "province-secret"
+    finally:
+        os.environ.pop(SECRET_ENV, None)
