@@ -2,7 +2,7 @@
 # Airflow home (.airflow, SQLite) and the sample landing area (var/landing) live in the repo.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help install fonts sample airflow-db run demo backfill backfill-check test bench lint lock clean env new-year
+.PHONY: help install fonts sample airflow-db run findings demo backfill backfill-check test bench lint lock clean env new-year
 
 PYTHON ?= python3
 UV_VERSION := 0.13.9
@@ -30,6 +30,7 @@ help:
 	@echo "make demo                 run data month 2020-06 of the sample data through the DAG"
 	@echo "make run MONTH=YYYY-MM INPUTS=<landing dir> OUTPUT=<dir>   run (or re-run) one month"
 	@echo "    [SEND=no] without sending; [APPROVED_BY=<name>] the steward's approval, needed with SUPERVISION_DELIVERY=smtp"
+	@echo "make findings MONTH=YYYY-MM INPUTS=<landing dir> OUTPUT=<dir>   a month's spot-check findings (spot_checks/<M>.xlsx)"
 	@echo "make backfill FROM=YYYY-MM TO=YYYY-MM [INPUTS=.. OUTPUT=..]   backfill months through Airflow (sends nothing)"
 	@echo "make backfill-check FROM=YYYY-MM TO=YYYY-MM   backfill vs single-month runs, byte for byte"
 	@echo "make new-year YEAR=YYYY [FROM=YYYY] [FORCE=1]   the next programme file, dates moved, decisions marked (docs/runbook.md §5)"
@@ -82,6 +83,9 @@ $(AIRFLOW_HOME)/airflow.db: $(VENV)/.installed
 # steward who approved the month, required to send over SMTP (SUPERVISION_DELIVERY=smtp)
 run: install fonts airflow-db
 	SEND="$(SEND)" APPROVED_BY="$(APPROVED_BY)" scripts/run_month.sh "$(MONTH)" "$(INPUTS)" "$(OUTPUT)"
+
+findings: install fonts airflow-db
+	scripts/run_findings.sh "$(MONTH)" "$(INPUTS)" "$(OUTPUT)"
 
 # Backfill data months FROM..TO through Airflow (airflow standalone is started and stopped here);
 # the backfilled runs render everything and send nothing. See docs/schedule-and-delivery.md.

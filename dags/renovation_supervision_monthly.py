@@ -98,7 +98,9 @@ def renovation_supervision_monthly():
     def figures(_: dict) -> dict:
         """Rankings, lag and the overdue list; ranking and overdue tables."""
         from supervision import pipeline  # noqa: PLC0415
+        from supervision_airflow.spot_checks import export_sample_secret  # noqa: PLC0415
 
+        export_sample_secret()   # the province's spot-check secret (Airflow Variable), if any
         return pipeline.compute_figures(_settings())
 
     @task(task_id="documents")

@@ -2,8 +2,8 @@
 
     PYTHONPATH=plugins .venv/bin/python scripts/document_previews.py output/2020-06 [more month folders]
 
-For the monthly bulletin and the notice named by --notice of the first folder and the 年中/年底
-bulletins of every folder, it writes to
+For the monthly bulletin, the notice named by --notice and the falsification bulletin (written by
+`make findings`) of the first folder and the 年中/年底 bulletins of every folder, it writes to
 docs/previews/: `<document>-pages.png`, every page side by side as thumbnails, and
 `<document>-<page>.png` at 60 dpi for the first page, each attachment's first page and the
 last page (the 版记). Colours are reduced to a small palette to keep the files small.
@@ -90,6 +90,10 @@ def main() -> None:
                 name = stem
                 for path in preview(pdf, name):
                     print(path.relative_to(ROOT), f"{path.stat().st_size // 1024} KB")
+        falsification = folder / "spot_checks" / "falsification_bulletin.pdf"   # make findings
+        if falsification.exists() and i == 0:
+            for path in preview(falsification, "falsification_bulletin"):
+                print(path.relative_to(ROOT), f"{path.stat().st_size // 1024} KB")
         notice = folder / "notices" / f"{args.notice}.pdf"
         if notice.exists() and i == 0:   # the notice of the first month given
             for path in preview(notice, f"notice-{args.notice}"):

@@ -520,7 +520,8 @@ def targets_of(programme: Programme, month: Month) -> Targets:
 
 def monthly_bulletin_context(programme: Programme, month: Month, figures: pd.DataFrame,
                              snapshot: dict[str, Any], published: date,
-                             warnings: list[EarlyWarning] | None = None) -> dict[str, Any]:
+                             warnings: list[EarlyWarning] | None = None,
+                             falsification: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     d = programme.documents
     cfg = _doc_cfg(programme, "monthly_bulletin")
     label = month.label_zh()
@@ -578,6 +579,8 @@ def monthly_bulletin_context(programme: Programme, month: Month, figures: pd.Dat
         "start_deadline_passed": month.last_day >= programme.start_deadline,
         "investment_deadline_passed": month.last_day >= programme.investment_deadline,
         "percent": percent,
+        # falsification bulletins (N8) issued since the previous 月度通报 (findings.stage)
+        "falsification": falsification or [],
     }
 
 
@@ -598,9 +601,10 @@ def rates_chart(lines: list[CityLine], targets: Targets) -> str:
 
 def monthly_bulletin(programme: Programme, month: Month, figures: pd.DataFrame,
                      snapshot: dict[str, Any], published: date,
-                     warnings: list[EarlyWarning] | None = None) -> str:
+                     warnings: list[EarlyWarning] | None = None,
+                     falsification: list[dict[str, Any]] | None = None) -> str:
     return render("monthly_bulletin.html.j2", **monthly_bulletin_context(
-        programme, month, figures, snapshot, published, warnings))
+        programme, month, figures, snapshot, published, warnings, falsification))
 
 
 # --------------------------------------------------------------------------- 督办通知
@@ -849,7 +853,8 @@ class RenderedDocument:
 def render_month(programme: Programme, month: Month, figures: pd.DataFrame,
                  items: pd.DataFrame, snapshot: dict[str, Any], published: date,
                  folder: Path, warnings: list[EarlyWarning] | None = None,
-                 writer: PdfWriter | None = None) -> list[RenderedDocument]:
+                 writer: PdfWriter | None = None,
+                 falsification: list[dict[str, Any]] | None = None) -> list[RenderedDocument]:
     """Every document of a data month into ``folder`` (HTML and PDF): the bulletin, the
     年中/年底 bulletin of its month, and ``notices/<city code>``."""
     writer = writer or PdfWriter()
@@ -863,7 +868,7 @@ def render_month(programme: Programme, month: Month, figures: pd.DataFrame,
         out.append(RenderedDocument(document, html_path, writer.write(html, stem.with_suffix(".pdf"))))
 
     emit("monthly_bulletin", monthly_bulletin(programme, month, figures, snapshot, published,
-                                              warnings), folder / "monthly_bulletin")
+                                              warnings, falsification), folder / "monthly_bulletin")
     kind = completion_bulletin_kind(programme, month)
     if kind:
         emit(kind, completion_bulletin(programme, month, kind, figures, snapshot, published),

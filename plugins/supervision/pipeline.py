@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, text
 
 from . import corrections, delivery, documents, figures, outputs, quality, tables
 from . import early_warning, spot_check, watch_lists
+from .findings import stage as findings_stage
 from . import quality_report as qr
 from . import warehouse as wh
 from .config import Programme, programme_for_month
@@ -281,14 +282,18 @@ def document_inputs(engine: Engine, month: Month) -> dict[str, Any]:
     arguments of ``documents.render_month`` (but the folder)."""
     programme = programme_for_month(month)
     load = _current_load(engine, month)
+    day = int(programme.schedule.get("day_of_month", 2))
+    published = publication_date(month, day)
     return {
         "programme": programme, "month": month,
         "figures": figures.read_city_figures(engine, month),
         "items": wh.query(engine, NOTICE_ITEMS_SQL, report_month=str(month),
                           programme_year=programme.year),
         "snapshot": {"name": load["snapshot_file"], "date": date.fromisoformat(load["snapshot_date"])},
-        "published": publication_date(month, int(programme.schedule.get("day_of_month", 2))),
+        "published": published,
         "warnings": _bulletin_warnings(engine, month),
+        "falsification": findings_stage.circulated_before(
+            engine, month, published, publication_date(month.previous(), day)),
     }
 
 

@@ -31,7 +31,8 @@ HEADER_SEARCH_ROWS = 30
 #: lines of a csv file used to choose its delimiter
 DELIMITER_SAMPLE_LINES = 60
 CSV_DELIMITERS = (",", "\t", ";", "|")
-KINDS = {"targets": "目标任务表（附件1）", "plan": "计划项目汇总表（附件2）", "export": "管理系统导出表"}
+KINDS = {"targets": "目标任务表（附件1）", "plan": "计划项目汇总表（附件2）", "export": "管理系统导出表",
+         "spot_check_findings": "现场抽查核实表"}
 
 # 全省: the published 附件1 puts the province's total on a row of its own, named like a city
 _SUMMARY_WORDS = frozenset({"合计", "总计", "小计", "全省合计", "总合计", "本页小计", "本页合计", "全省"})

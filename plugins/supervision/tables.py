@@ -414,8 +414,9 @@ def write_early_warning(folder: Path, rows: pd.DataFrame, title: str,
 
 def write_spot_checks(folder: Path, rows: pd.DataFrame, title: str,
                       subtitle: str | None = None) -> list[Path]:
-    notes = ["注：各市州按“数据月份|项目编号”（如 2020-06|HN202000001）的SHA-256值从小到大抽取，"
-             "抽取数=max(每市州最少抽取数, 向上取整(抽取比例×记录数))；任何人可据数据月份重新抽取核对。"]
+    notes = ["注：各市州按“数据月份|导出快照SHA-256|项目编号”的SHA-256值（省级设定抽查密钥的，为以密钥计算的"
+             "HMAC-SHA256值）从小到大抽取，抽取数=max(每市州最少抽取数, 向上取整(抽取比例×记录数))；"
+             "快照生成前无法预知，生成后可据manifest.json所记快照SHA-256（及密钥）重新抽取核对。"]
     return [write_table_csv(folder / "spot_checks.csv", SPOT_CHECK_COLUMNS, rows),
             write_xlsx(folder / "spot_checks.xlsx",
                        [Sheet("抽查样本", title, SPOT_CHECK_COLUMNS, rows, subtitle, notes,

@@ -80,3 +80,32 @@ def test_dag_file_imports_nothing_heavy(path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_findings_dag_ids_and_stages(dagbag):
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    dag = dagbag.dags["renovation_spot_check_findings"]
+    assert set(dag.task_ids) == {"findings", "steward_approval", "send"}
+    assert dag.get_task("findings").downstream_task_ids == {"steward_approval"}
+    assert dag.get_task("steward_approval").downstream_task_ids == {"send"}
+    approval = dag.get_task("steward_approval")
+    assert isinstance(approval, ApprovalOperator)   # the same human-in-the-loop approval
+    assert approval.defaults == ["Reject"] and approval.response_timeout.days == 3
+    assert approval.notifiers
+    assert dag.get_task("send").retries == 3 and dag.get_task("findings").retries == 0
+    assert dag.max_active_runs == 1 and type(dag.timetable).__name__ == "NullTimetable"
+    assert "report_month" in dag.params
+
+
+def test_the_findings_watch_triggers_one_run_per_findings_file(dagbag):
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
+    dag = dagbag.dags["renovation_spot_check_findings_watch"]
+    assert set(dag.task_ids) == {"wait_for_findings", "runs", "trigger_findings"}
+    trigger = dag.get_task("trigger_findings")
+    assert trigger.operator_class is TriggerDagRunOperator or issubclass(
+        getattr(trigger, "operator_class", TriggerDagRunOperator), TriggerDagRunOperator)
+    assert trigger.partial_kwargs["trigger_dag_id"] == "renovation_spot_check_findings"
+    assert trigger.partial_kwargs["skip_when_already_exists"] is True
+    assert dag.get_task("wait_for_findings").soft_fail

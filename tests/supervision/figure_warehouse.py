@@ -103,6 +103,20 @@ class Builder:
             for month in months or sorted(self.records):
                 wh.replace_month(conn, "monthly_records", month, self.records.get(month, []))
                 wh.replace_month(conn, "quarantine", month, self.quarantine.get(month, []))
+                wh.replace_month(conn, "month_loads", month, [self.month_load(month)])
+
+    def month_load(self, month: str) -> dict:
+        """The month's load record; its snapshot SHA-256 (of the text "snapshot YYYY-MM") keys
+        the spot-check sample."""
+        n = len(self.records.get(month, []))
+        return {"report_month": month, "programme_year": self.year, "kind": "full",
+                "snapshot_file": f"export_{month}.xlsx", "snapshot_date": f"{month}-28",
+                "snapshot_sha256": snapshot_sha256(month), "plan_sha256": "p", "targets_sha256": "t",
+                "rows_read": n, "rows_accepted": n, "rows_quarantined": 0}
+
+
+def snapshot_sha256(month: str) -> str:
+    return hashlib.sha256(f"snapshot {month}".encode()).hexdigest()
 
 
 def june_2020() -> Builder:

@@ -56,7 +56,7 @@ def test_the_data_contract_lists_every_rule_as_configured():
     assert documented == configured
 
 
-@pytest.mark.parametrize("kind", ["targets", "plan", "export"])
+@pytest.mark.parametrize("kind", ["targets", "plan", "export", "spot_check_findings"])
 def test_the_data_contract_lists_every_header_alias(kind):
     documented = {r[0].strip("`"): (r[1], tuple(a for a in r[2].split("; ") if a != "—"), r[3] == "是")
                   for r in _table(f"aliases:{kind}")}
