@@ -201,8 +201,12 @@ def check_quality(s: RunSettings) -> dict[str, Any]:
     summary = {"report_month": s.month, "rows_read": result.rows_read,
                "rows_accepted": result.rows_accepted,
                "rows_quarantined": result.rows_quarantined,
-               "findings": len(result.findings)}
-    log.info("quality %s: %s", s.month, summary)
+               "findings": len(result.findings),
+               "findings_blocking": int((result.findings.severity == "blocking").sum()),
+               "findings_warning": int((result.findings.severity == "warning").sum())}
+    log.info("quality %s: %d rows read, %d accepted, %d quarantined; findings: %d blocking, "
+             "%d warning", s.month, result.rows_read, result.rows_accepted,
+             result.rows_quarantined, summary["findings_blocking"], summary["findings_warning"])
     return summary
 
 
