@@ -73,29 +73,42 @@ def end_note(dag_run, failed: bool) -> tuple[str | None, str | None]:
     return note_text(s.month, snapshot_name(s), tail), task
 
 
+def _write(dag_run, run_text: str | None, task_text: str | None) -> None:
+    """Set the notes on the run's own session (the scheduler commits them with the state
+    change); a run detached from its session (``airflow dags test``) is updated in a new one."""
+    from sqlalchemy.orm import object_session  # noqa: PLC0415
+
+    session = object_session(dag_run)
+    if session is None:
+        from airflow.models.dagrun import DagRun  # noqa: PLC0415
+        from airflow.utils.session import create_session  # noqa: PLC0415
+
+        with create_session() as new:
+            attached = new.get(DagRun, dag_run.id)
+            if attached is not None:
+                _apply(attached, new, run_text, task_text)
+        return
+    _apply(dag_run, session, run_text, task_text)
+
+
+def _apply(dag_run, session, run_text: str | None, task_text: str | None) -> None:
+    if run_text:
+        _set_note(dag_run, run_text)
+        log.info("run note of %s: %s", dag_run.run_id, run_text)
+    if task_text:
+        for ti in dag_run.get_task_instances(session=session):
+            if ti.task_id == APPROVAL_TASK:
+                _set_note(ti, task_text)
+
+
 def _notes(dag_run, stage: str) -> None:
     if dag_run.dag_id not in DAG_IDS:
         return
     try:
         if stage == "start":
-            text = start_note(dag_run)
-            if text:
-                _set_note(dag_run, text)
-                log.info("run note of %s: %s", dag_run.run_id, text)
-            return
-        run_text, task_text = end_note(dag_run, failed=stage == "failed")
-        if run_text:
-            _set_note(dag_run, run_text)
-            log.info("run note of %s: %s", dag_run.run_id, run_text)
-        if task_text:
-            from sqlalchemy.orm import object_session  # noqa: PLC0415
-
-            session = object_session(dag_run)
-            tis = (dag_run.get_task_instances(session=session) if session is not None
-                   else dag_run.get_task_instances())
-            for ti in tis:
-                if ti.task_id == APPROVAL_TASK:
-                    _set_note(ti, task_text)
+            _write(dag_run, start_note(dag_run), None)
+        else:
+            _write(dag_run, *end_note(dag_run, failed=stage == "failed"))
     except Exception:  # noqa: BLE001 - a note is never worth a failed run
         log.exception("could not write the run note of %s", dag_run.run_id)
 

@@ -10,6 +10,7 @@ the timeout is resolved by the scheduler's own timeout sweep.
 from __future__ import annotations
 
 import email
+import re
 import json
 import os
 import shutil
@@ -144,8 +145,15 @@ def test_a_rejected_month_sends_nothing_and_leaves_a_record(dag, month):
     assert d["run_id"] == dag_run.run_id and d["quality_report"].endswith("2020-06/quality_report.html")
     # the steward was notified, with the link to the quality report
     [request] = (month["out"] / "outbox" / "2020-06" / "steward").glob("approval_request_*.eml")
-    body = email.message_from_bytes(request.read_bytes(), policy=policy.default).get_content()
-    assert (month["out"] / "2020-06" / "quality_report.html").as_uri() in body
+    mail = email.message_from_bytes(request.read_bytes(), policy=policy.default)
+    assert mail.get_content_type() == "multipart/alternative"   # text + HTML with working links
+    body = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    # absolute http(s) links to the UI plugin (the api-server's base URL), not file:// URLs
+    report = "/supervision/months/2020-06/quality_report.html"
+    assert re.search(r"\(https?://[^)]+" + re.escape(report) + r"\)", body), body
+    assert re.search(r'href="https?://[^"]+' + re.escape(report) + '"', html), html
+    assert "monthly_bulletin.pdf" in body and "/supervision/)" in body and "阻断" in body
 
 
 @pytest.mark.airflow
@@ -172,7 +180,7 @@ def test_an_approved_month_is_sent_over_smtp(dag, month, smtp_server, monkeypatc
     city_mail = [m for rcpts, m in smtp_server.received if m["X-Supervision-Document"]]
     steward_mail = [m for rcpts, m in smtp_server.received if not m["X-Supervision-Document"]]
     assert len(city_mail) == 42 and set(smtp_server.deliveries().values()) == {1}
-    assert len(steward_mail) == 1 and "quality_report.html" in steward_mail[0].get_content()
+    assert len(steward_mail) == 1 and "quality_report.html" in steward_mail[0].get_body(("plain",)).get_content()
     assert _ledger(month["url"]) == 168
 
 
