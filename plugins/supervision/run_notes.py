@@ -58,7 +58,9 @@ def decision_text(decision: Mapping[str, Any] | None, deliveries: Mapping[str, i
     """The steward's decision and what follows, in one line: who, when (Asia/Shanghai), and
     whether anything was sent."""
     if not decision:
-        return "未审批 · 未发送"
+        sent = int((deliveries or {}).get("sent", 0))
+        # a local run (make run) marks the approval as given: no decision is recorded
+        return f"无审批记录（本地运行）· 已发送 {sent} 封" if sent else "未审批 · 未发送"
     d, who, at = decision["decision"], decision.get("decided_by"), _local(decision.get("decided_at"))
     sent = int((deliveries or {}).get("sent", 0))
     failed = sum(int(v) for k, v in (deliveries or {}).items() if k != "sent")
