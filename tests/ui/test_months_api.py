@@ -153,3 +153,14 @@ def test_the_links_of_the_approval_request_resolve(client, token, rendered_june)
         client.cookies.clear()
     html = approvals.request_html(text)
     assert f'href="{base}/supervision/months/{MONTH}/quality_report.html"' in html
+
+
+def test_the_plugin_is_registered_with_the_api_server_the_menu_and_the_run_views(client, token):
+    r = client.get("/api/v2/plugins", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    [plugin] = [p for p in r.json()["plugins"] if p["name"] == "supervision_ui"]
+    assert [a["url_prefix"] for a in plugin["fastapi_apps"]] == ["/supervision"]
+    views = {v["destination"]: v for v in plugin["external_views"]}
+    assert views["nav"]["href"] == "/supervision/"
+    assert views["dag_run"]["href"] == "/supervision/runs/{DAG_ID}/{RUN_ID}"
+    assert any("run_notes" in name for name in plugin["listeners"])
