@@ -60,12 +60,12 @@ def decision_text(decision: Mapping[str, Any] | None, deliveries: Mapping[str, i
     if not decision:
         sent = int((deliveries or {}).get("sent", 0))
         # a local run (make run) marks the approval as given: no decision is recorded
-        return f"无审批记录（本地运行）· 已发送 {sent} 封" if sent else "未审批 · 未发送"
+        return f"无审批记录（本地运行）· 已发送 {sent} 份" if sent else "未审批 · 未发送"
     d, who, at = decision["decision"], decision.get("decided_by"), _local(decision.get("decided_at"))
     sent = int((deliveries or {}).get("sent", 0))
     failed = sum(int(v) for k, v in (deliveries or {}).items() if k != "sent")
     if d == APPROVED:
-        tail = f"已发送 {sent} 封" + (f"，未完成 {failed} 封" if failed else "") if sent or failed else "待发送"
+        tail = f"已发送 {sent} 份" + (f"，未完成 {failed} 份" if failed else "") if sent or failed else "待发送"
         return f"已批准（{who or '?'}，{at}）· {tail}"
     if d == REJECTED:
         return f"已驳回（{who or '?'}，{at}）· 未发送"
@@ -77,7 +77,7 @@ def decision_text(decision: Mapping[str, Any] | None, deliveries: Mapping[str, i
 
 
 def note_text(month: str, snapshot: str | None, tail: str | None = None) -> str:
-    """``数据月 2020-06 · 快照 export_20200701.xlsx · 已批准（admin，2020-07-02 09:30）· 已发送 42 封``."""
+    """``数据月 2020-06 · 快照 export_20200701.xlsx · 已批准（admin，2020-07-02 09:30）· 已发送 42 份``."""
     parts = [f"{PREFIX}{month}"]
     if snapshot:
         parts.append(f"快照 {snapshot}")

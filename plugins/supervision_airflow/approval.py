@@ -37,6 +37,17 @@ def steward_users() -> list[dict[str, str]] | None:
     return [{"id": u, "name": u} for u in ids] or None
 
 
+def preselect(url: str, option: str) -> str:
+    """The Required actions link with ``option`` preselected (the page's filled button). The UI
+    reads ``_options`` as JSON; the provider's own ``options=`` writes a Python list repr
+    (``['Approve']``), which the page ignores, so the parameter is added here."""
+    import json  # noqa: PLC0415
+    from urllib.parse import quote  # noqa: PLC0415
+
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}_options={quote(json.dumps([option]))}"
+
+
 class StewardNotifier(BaseNotifier):
     """Mails the approval request (the operator's rendered subject and body) to the steward."""
 
@@ -87,8 +98,8 @@ class StewardApprovalOperator(ApprovalOperator):
         from . import ui_base_url  # noqa: PLC0415
 
         base = ui_base_url()
-        url = self.generate_link_to_ui_from_context(context=context, base_url=base,
-                                                    options=["Approve"])
+        url = preselect(self.generate_link_to_ui_from_context(context=context, base_url=base),
+                        "Approve")
         self.body = approvals.request_text(s, quality, calendar.get("warning"), url, base)
         blocking = (quality or {}).get("findings_blocking")
         self.log.info("%s: approval asked (%s findings: %s blocking); request links %s",

@@ -15,13 +15,14 @@ import sys
 def fix_start_date(dag_id: str, logical_date: str) -> str | None:
     """Set the start date of the ``dags test`` run of ``logical_date`` to its first task's start;
     returns the run id (None when there is no such run)."""
-    import pendulum  # noqa: PLC0415
     from airflow.models.dagrun import DagRun  # noqa: PLC0415
     from airflow.models.taskinstance import TaskInstance as TI  # noqa: PLC0415
     from airflow.utils.session import create_session  # noqa: PLC0415
     from sqlalchemy import func, select  # noqa: PLC0415
 
-    when = pendulum.parse(logical_date)
+    from airflow.sdk import timezone  # noqa: PLC0415
+
+    when = timezone.parse(logical_date)   # a bare date is in [core] default_timezone, as for dags test
     with create_session() as session:
         run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id,
                                                    DagRun.logical_date == when)).first()

@@ -153,7 +153,8 @@ def test_a_rejected_month_sends_nothing_and_leaves_a_record(dag, month):
     report = "/supervision/months/2020-06/quality_report.html"
     assert re.search(r"\(https?://[^)]+" + re.escape(report) + r"\)", body), body
     assert re.search(r'href="https?://[^"]+' + re.escape(report) + '"', html), html
-    assert "monthly_bulletin.pdf" in body and "/supervision/)" in body and "阻断" in body
+    assert "monthly_bulletin.pdf" in body and "/supervision/)" in body
+    assert "_options=%5B%22Approve%22%5D" in body      # the request's link preselects Approve
 
 
 @pytest.mark.airflow

@@ -20,7 +20,7 @@ def test_the_month_comes_from_the_conf_or_the_data_interval():
 def test_the_decision_says_who_when_and_what_follows():
     at = "2020-07-02T02:15:00+00:00"
     assert run_notes.decision_text({"decision": "approved", "decided_by": "李丽", "decided_at": at},
-                                   {"sent": 42}) == "已批准（李丽，2020-07-02 10:15）· 已发送 42 封"
+                                   {"sent": 42}) == "已批准（李丽，2020-07-02 10:15）· 已发送 42 份"
     assert run_notes.decision_text({"decision": "rejected", "decided_by": "李丽", "decided_at": at},
                                    {}) == "已驳回（李丽，2020-07-02 10:15）· 未发送"
     assert "默认驳回" in run_notes.decision_text({"decision": "timed_out", "decided_at": at}, {})

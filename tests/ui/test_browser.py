@@ -131,7 +131,11 @@ def test_the_steward_reads_the_report_from_the_request_approves_and_sees_the_mon
         # Approve is the primary (filled) action; Reject is not
         approve = page.get_by_test_id("hitl-option-Approve")
         approve.wait_for()
-        assert page.get_by_test_id("hitl-option-Reject").is_visible()
+        reject = page.get_by_test_id("hitl-option-Reject")
+        assert reject.is_visible()
+        background = "e => getComputedStyle(e).backgroundColor"
+        assert approve.evaluate(background) != reject.evaluate(background), \
+            "Approve should be the filled (primary) button, Reject not"
         approve.click()
 
         def finished():
