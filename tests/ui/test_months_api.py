@@ -164,3 +164,11 @@ def test_the_plugin_is_registered_with_the_api_server_the_menu_and_the_run_views
     assert views["nav"]["href"] == "/supervision/"
     assert views["dag_run"]["href"] == "/supervision/runs/{DAG_ID}/{RUN_ID}"
     assert any("run_notes" in name for name in plugin["listeners"])
+
+
+def test_a_run_tab_of_an_unknown_run_is_not_found(client, token):
+    r = client.get("/supervision/runs/renovation_supervision_monthly/no_such_run",
+                   headers={"Authorization": f"Bearer {token}"}, follow_redirects=False)
+    assert r.status_code == 404
+    assert client.get("/supervision/runs/renovation_supervision_monthly/no_such_run",
+                      follow_redirects=False).status_code == 401
