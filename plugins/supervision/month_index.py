@@ -98,7 +98,8 @@ class MonthEntry:
     @property
     def decision_zh(self) -> str:
         if not self.decision:
-            return "待审批"
+            # a local run (make run) marks the approval as given: no decision is recorded
+            return "无审批记录（本地运行）" if self.deliveries else "待审批"
         return DECISION_ZH.get(self.decision["decision"], self.decision["decision"])
 
     @property

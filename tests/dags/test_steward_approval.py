@@ -117,6 +117,17 @@ def _run(dag, logical_date, conf, respond):
     return dag_run, states, seen
 
 
+def _notes(dag_run):
+    """(run note, steward_approval task note), as Airflow stores them."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run = session.get(DagRun, dag_run.id)
+        [ti] = [t for t in run.get_task_instances(session=session) if t.task_id == "steward_approval"]
+        return run.note, ti.note
+
+
 def _decisions(url):
     with warehouse.connect(url).connect() as conn:
         return [dict(r._mapping) for r in conn.execute(text("SELECT * FROM steward_approvals"))]
@@ -142,6 +153,10 @@ def test_a_rejected_month_sends_nothing_and_leaves_a_record(dag, month):
     assert _ledger(month["url"]) == 0
     [d] = _decisions(month["url"])
     assert (d["report_month"], d["decision"], d["decided_by"]) == ("2020-06", "rejected", "王数据")
+    # the rejection is visible on the run and on the approval task: who, when, nothing sent
+    run_note, task_note = _notes(dag_run)
+    assert run_note.startswith("数据月 2020-06 · 快照 ") and "已驳回（王数据，" in run_note
+    assert run_note.endswith("· 未发送") and task_note.startswith("数据月 2020-06 · 已驳回（王数据，")
     assert d["run_id"] == dag_run.run_id and d["quality_report"].endswith("2020-06/quality_report.html")
     # the steward was notified, with the link to the quality report
     [request] = (month["out"] / "outbox" / "2020-06" / "steward").glob("approval_request_*.eml")
@@ -164,6 +179,9 @@ def test_no_answer_within_the_timeout_sends_nothing_and_is_recorded(dag, month):
     assert states["send"] == "skipped" and _ledger(month["url"]) == 0
     [d] = _decisions(month["url"])
     assert (d["decision"], d["decided_by"]) == ("timed_out", None)
+    run_note, task_note = _notes(dag_run)
+    assert run_note.startswith("数据月 2020-06 · 快照 ") and "逾期未审，默认驳回" in run_note
+    assert run_note.endswith("未发送") and "逾期未审" in task_note
 
 
 @pytest.mark.airflow

@@ -157,6 +157,13 @@ def test_the_steward_reads_the_report_from_the_request_approves_and_sees_the_mon
 
         note = _poll("the decision on the run note", noted, 30, stack)
         assert "admin" in note and "已发送" in note
+        ti = api.get(f"/dags/{DAG_ID}/dagRuns/{RUN_ID}/taskInstances/steward_approval").json()
+        assert (ti.get("note") or "").startswith("数据月 2020-06 · 已批准（admin，"), ti.get("note")
+
+        # the run's "月份文件" tab (external view with {DAG_ID}/{RUN_ID}) leads to its month
+        page.goto(f"{stack.base_url}/supervision/runs/{DAG_ID}/{RUN_ID}")
+        assert page.url.endswith("/supervision/months/2020-06/")
+        assert page.locator("#files a", has_text="monthly_bulletin.pdf").count() == 1
         context.close()
     except BaseException as exc:
         if isinstance(exc, StackError):
