@@ -21,7 +21,10 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DEFAULT_TIMEZONE := Asia/Shanghai
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(CURDIR)/.airflow/airflow.db
-export AIRFLOW__LOGGING__LOGGING_LEVEL := WARNING
+# INFO: the task logs show what each stage did, with counts; the libraries' own INFO noise is
+# quieted by name (config/airflow.cfg's list, and plugins/supervision/__init__.py)
+export AIRFLOW__LOGGING__LOGGING_LEVEL := INFO
+export AIRFLOW__LOGGING__NAMESPACE_LEVELS := great_expectations=WARNING fontTools=WARNING weasyprint.progress=WARNING matplotlib=WARNING PIL=WARNING
 export GX_ANALYTICS_ENABLED := False
 export PYTHONPATH := $(CURDIR)/plugins
 export PATH := $(BIN):$(PATH)

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import Engine, text
 
-from .settings import RunSettings
+from .settings import RunSettings, months_index_url
 
 log = logging.getLogger(__name__)
 
@@ -88,21 +88,51 @@ def decisions(engine: Engine, month: str) -> list[dict[str, Any]]:
 
 
 def request_text(s: RunSettings, quality: Mapping[str, Any] | None, calendar_warning: str | None,
-                 approval_url: str | None) -> str:
-    """The body of the approval request (Markdown, shown in Airflow and sent to the steward)."""
+                 approval_url: str | None, ui_base_url: str | None = None,
+                 extra_lines: list[str] | None = None) -> str:
+    """The body of the approval request (Markdown, shown in Airflow's Required actions page and
+    mailed to the steward), the one place its wording lives.
+
+    With ``ui_base_url`` (the api-server's base URL) the links are absolute http(s) URLs of the
+    UI plugin (behind Airflow's login): the quality report, the bulletin and the month index.
+    ``extra_lines`` are added after the first paragraph (e.g. "this month is a correction")."""
+    report, bulletin = s.month_url("quality_report.html", ui_base_url), s.month_url(
+        "monthly_bulletin.pdf", ui_base_url)
+    folder = s.month_url("", ui_base_url)
     lines = [f"请阅读 {s.report_month.label_zh()} 的数据质量报告后批准或驳回。",
-             "批准后，月度通报和督办通知将发送至各市州；驳回或逾期未处理（默认驳回）则不发送任何文件，并留有记录。",
-             "",
-             f"- 质量报告：[quality_report.html]({s.month_url('quality_report.html')})",
-             f"- 本月文件夹：{s.month_url('')}"]
+             "批准后，月度通报和督办通知将发送至各市州；驳回或逾期未处理（默认驳回）则不发送任何文件，并留有记录。"]
+    lines += list(extra_lines or [])
+    lines += ["",
+              f"- 质量报告：[quality_report.html]({report})",
+              f"- 月度通报：[monthly_bulletin.pdf]({bulletin})",
+              f"- 本月文件夹：[{s.month}]({folder})"]
+    if ui_base_url:
+        lines.append(f"- 全部数据月：[月份索引]({months_index_url(ui_base_url)})")
     if quality:
         lines.append(f"- 读取 {quality.get('rows_read', '?')} 行，接受 {quality.get('rows_accepted', '?')} 行，"
-                     f"隔离 {quality.get('rows_quarantined', '?')} 行，问题 {quality.get('findings', '?')} 项")
+                     f"隔离 {quality.get('rows_quarantined', '?')} 行")
+        if "findings_blocking" in quality:
+            lines.append(f"- 问题 {quality.get('findings', '?')} 项：阻断 {quality['findings_blocking']} 项"
+                         f"（所在行已隔离），警告 {quality.get('findings_warning', 0)} 项（保留，请核实）")
+        else:
+            lines.append(f"- 问题 {quality.get('findings', '?')} 项")
     from .corrections import request_lines  # noqa: PLC0415 - a correction says so (issue 15)
 
-    lines += request_lines(s)
+    lines += request_lines(s, ui_base_url)
     if approval_url:
-        lines.append(f"- 审批页面：{approval_url}")
+        lines.append(f"- 审批页面：[批准或驳回]({approval_url})")
     if calendar_warning:
         lines += ["", f"注意（工作日历）：{calendar_warning}"]
     return "\n".join(lines)
+
+
+def request_html(text: str, subject: str = "") -> str:
+    """The request's Markdown as the HTML part of the steward's mail (links clickable; raw HTML
+    in the text is escaped)."""
+    from html import escape  # noqa: PLC0415
+
+    from markdown_it import MarkdownIt  # noqa: PLC0415
+
+    body = MarkdownIt("js-default").render(text)
+    return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(subject)}'
+            f"</title></head><body>{body}</body></html>\n")

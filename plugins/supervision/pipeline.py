@@ -204,8 +204,12 @@ def check_quality(s: RunSettings) -> dict[str, Any]:
     summary = {"report_month": s.month, "rows_read": result.rows_read,
                "rows_accepted": result.rows_accepted,
                "rows_quarantined": result.rows_quarantined,
-               "findings": len(result.findings)}
-    log.info("quality %s: %s", s.month, summary)
+               "findings": len(result.findings),
+               "findings_blocking": int((result.findings.severity == "blocking").sum()),
+               "findings_warning": int((result.findings.severity == "warning").sum())}
+    log.info("quality %s: %d rows read, %d accepted, %d quarantined; findings: %d blocking, "
+             "%d warning", s.month, result.rows_read, result.rows_accepted,
+             result.rows_quarantined, summary["findings_blocking"], summary["findings_warning"])
     return summary
 
 
@@ -251,6 +255,12 @@ def compute_figures(s: RunSettings) -> dict[str, Any]:
     tables.write_basic_category(staging, basic, f"{label}基础类改造内容核查清单", subtitle)
     tables.write_elevators(staging, elevators, f"{label}加装电梯在建小区清单", subtitle)
     cities = [r for r in city.to_dict("records") if r["city"] != figures.PROVINCE_ROW]
+    log.info("figures %s: %d cities ranked (%d lagging), %d overdue rows, %d early warnings, "
+             "%d spot checks, %d basic-category items, %d elevator works", s.month, len(cities),
+             sum(1 for r in cities if r["lagging"]), len(overdue),
+             sum(1 for r in warnings.to_dict("records")
+                 if r["city"] != figures.PROVINCE_ROW and r["will_miss"]),
+             len(sample), len(basic), len(elevators))
     return {"report_month": s.month, "cities": len(cities), "overdue_items": len(overdue),
             "lagging": [r["city"] for r in cities if r["lagging"]],
             "early_warning": [r["city"] for r in warnings.to_dict("records")
@@ -419,6 +429,10 @@ def send(s: RunSettings, transport: delivery.Transport | None = None,
     report = delivery.deliver(engine, s.month, version.messages, transport, sender or s.sender)
     summary = {"report_month": s.month, "sent": True, **report.as_dict(),
                **corrections.finish(engine, s, version, report)}
+    log.info("send %s: %d messages; recipients sent %d, skipped (already sent) %d, failed %d, "
+             "unresolved %d", s.month, summary["messages"], summary["recipients_sent"],
+             summary["recipients_skipped"], summary["recipients_failed"],
+             summary["recipients_unresolved"])
     incomplete = report.incomplete(s.month)
     if incomplete is not None:
         log.error("send %s: %s", s.month, incomplete)

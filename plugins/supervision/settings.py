@@ -48,6 +48,11 @@ def _bool(value: Any) -> bool:
     raise ValueError(f"send must be true or false, got {value!r}")
 
 
+def months_index_url(ui_base_url: str) -> str:
+    """The month index of the Airflow UI plugin (``plugins/supervision_ui.py``)."""
+    return f"{ui_base_url.rstrip('/')}/supervision/"
+
+
 @dataclass(frozen=True)
 class RunSettings:
     report_month: Month
@@ -64,12 +69,16 @@ class RunSettings:
     def month(self) -> str:
         return str(self.report_month)
 
-    def month_url(self, name: str) -> str:
+    def month_url(self, name: str, ui_base_url: str | None = None) -> str:
         """Where a reader finds a file of the month folder: under ``SUPERVISION_OUTPUT_BASE_URL``
-        when the output folder is published by a web server, else a file:// URL."""
+        when the output folder is published by a web server; else, given the Airflow
+        api-server's base URL, the UI plugin's ``/supervision/months/<month>/<name>`` (behind
+        Airflow's login); else a file:// URL."""
         base = os.environ.get("SUPERVISION_OUTPUT_BASE_URL", "").rstrip("/")
         if base:
             return f"{base}/{self.month}/{quote(name)}"
+        if ui_base_url:
+            return f"{months_index_url(ui_base_url)}months/{self.month}/{quote(name)}"
         return (self.output_dir / self.month / name).as_uri()
 
     @classmethod

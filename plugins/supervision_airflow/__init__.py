@@ -19,3 +19,15 @@ def run_settings(context: Any):
     conf = {k: v for k, v in (dag_run.conf or {}).items() if v is not None}
     return RunSettings.resolve(conf, context.get("data_interval_start"),
                                is_backfill=run_type == "backfill")
+
+
+def ui_base_url() -> str:
+    """The api-server's base URL (``[api] base_url``), for absolute links to the UI and to the
+    month folders (``plugins/supervision_ui.py``); ``http://localhost:<[api] port>`` (what
+    ``airflow standalone`` serves) when it is not configured."""
+    from airflow.configuration import conf  # noqa: PLC0415
+
+    base = conf.get("api", "base_url", fallback=None)
+    if base:
+        return base.rstrip("/")
+    return f"http://localhost:{conf.get('api', 'port', fallback='8080')}"

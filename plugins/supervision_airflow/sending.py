@@ -79,13 +79,17 @@ def send(s) -> dict[str, Any]:
         raise AirflowFailException(str(exc)) from exc
 
 
-def notify(s, subject: str, body: str, addresses: list[str], name: str) -> str:
+def notify(s, subject: str, body: str, addresses: list[str], name: str,
+           html: str | None = None) -> str:
     """Send an internal notification (the steward's approval request): SMTP on the connection,
-    or an .eml file under ``<outbox>/<month>/steward/``. Not a city delivery: no ledger."""
+    or an .eml file under ``<outbox>/<month>/steward/``. Not a city delivery: no ledger. With
+    ``html`` the message is multipart/alternative: the text, and the HTML with working links."""
     message = EmailMessage()
     message["Subject"] = subject
     message["To"] = ", ".join(addresses)
     message.set_content(body)
+    if html:
+        message.add_alternative(html, subtype="html")
     if s.delivery == "smtp":
         conn = smtp_connection(s.smtp_conn_id)
         message["From"] = conn.extra_dejson.get("from_email") or s.sender

@@ -45,7 +45,10 @@ def test_steward_approval_is_the_hitl_operator(dagbag):
 
     task = dagbag.dags["renovation_supervision_monthly"].get_task("steward_approval")
     assert isinstance(task, ApprovalOperator)
-    assert task.defaults == ["Reject"]  # a timeout sends nothing
+    # no HITL default (Airflow's page would fill it as the primary button): the operator
+    # applies Reject itself on timeout (tests/dags/test_steward_approval.py), so a timeout
+    # sends nothing; Approve is preselected by the request's link
+    assert task.defaults is None and task.options == ["Approve", "Reject"]
     assert task.response_timeout.days == 3
     assert task.notifiers, "the steward is notified"
 
@@ -60,6 +63,13 @@ def test_schedule_is_the_working_day_timetable_of_the_programme_years(dagbag):
     # start_date is the start of the first data interval: May 2020 is the first run, not June
     assert dag.start_date == dag.timetable.first_interval_start
     assert not dag.catchup
+
+
+def test_tasks_return_one_explicit_dict_xcom_and_send_defaults_to_true(dagbag):
+    dag = dagbag.dags["renovation_supervision_monthly"]
+    for task_id in ("check_calendar", "ingest", "quality", "figures", "documents", "send"):
+        assert dag.get_task(task_id).multiple_outputs is False, task_id   # ruff AIR202
+    assert dag.params.get_param("send").value is True   # the trigger form shows the real default
 
 
 def test_send_retries_and_the_others_do_not(dagbag):

@@ -10,6 +10,7 @@ the timeout is resolved by the scheduler's own timeout sweep.
 from __future__ import annotations
 
 import email
+import re
 import json
 import os
 import shutil
@@ -116,6 +117,17 @@ def _run(dag, logical_date, conf, respond):
     return dag_run, states, seen
 
 
+def _notes(dag_run):
+    """(run note, steward_approval task note), as Airflow stores them."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run = session.get(DagRun, dag_run.id)
+        [ti] = [t for t in run.get_task_instances(session=session) if t.task_id == "steward_approval"]
+        return run.note, ti.note
+
+
 def _decisions(url):
     with warehouse.connect(url).connect() as conn:
         return [dict(r._mapping) for r in conn.execute(text("SELECT * FROM steward_approvals"))]
@@ -141,11 +153,23 @@ def test_a_rejected_month_sends_nothing_and_leaves_a_record(dag, month):
     assert _ledger(month["url"]) == 0
     [d] = _decisions(month["url"])
     assert (d["report_month"], d["decision"], d["decided_by"]) == ("2020-06", "rejected", "王数据")
+    # the rejection is visible on the run and on the approval task: who, when, nothing sent
+    run_note, task_note = _notes(dag_run)
+    assert run_note.startswith("数据月 2020-06 · 快照 ") and "已驳回（王数据，" in run_note
+    assert run_note.endswith("· 未发送") and task_note.startswith("数据月 2020-06 · 已驳回（王数据，")
     assert d["run_id"] == dag_run.run_id and d["quality_report"].endswith("2020-06/quality_report.html")
     # the steward was notified, with the link to the quality report
     [request] = (month["out"] / "outbox" / "2020-06" / "steward").glob("approval_request_*.eml")
-    body = email.message_from_bytes(request.read_bytes(), policy=policy.default).get_content()
-    assert (month["out"] / "2020-06" / "quality_report.html").as_uri() in body
+    mail = email.message_from_bytes(request.read_bytes(), policy=policy.default)
+    assert mail.get_content_type() == "multipart/alternative"   # text + HTML with working links
+    body = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    # absolute http(s) links to the UI plugin (the api-server's base URL), not file:// URLs
+    report = "/supervision/months/2020-06/quality_report.html"
+    assert re.search(r"\(https?://[^)]+" + re.escape(report) + r"\)", body), body
+    assert re.search(r'href="https?://[^"]+' + re.escape(report) + '"', html), html
+    assert "monthly_bulletin.pdf" in body and "/supervision/)" in body
+    assert "_options=%5B%22Approve%22%5D" in body      # the request's link preselects Approve
 
 
 @pytest.mark.airflow
@@ -155,6 +179,9 @@ def test_no_answer_within_the_timeout_sends_nothing_and_is_recorded(dag, month):
     assert states["send"] == "skipped" and _ledger(month["url"]) == 0
     [d] = _decisions(month["url"])
     assert (d["decision"], d["decided_by"]) == ("timed_out", None)
+    run_note, task_note = _notes(dag_run)
+    assert run_note.startswith("数据月 2020-06 · 快照 ") and "逾期未审，默认驳回" in run_note
+    assert run_note.endswith("未发送") and "逾期未审" in task_note
 
 
 @pytest.mark.airflow
@@ -172,7 +199,7 @@ def test_an_approved_month_is_sent_over_smtp(dag, month, smtp_server, monkeypatc
     city_mail = [m for rcpts, m in smtp_server.received if m["X-Supervision-Document"]]
     steward_mail = [m for rcpts, m in smtp_server.received if not m["X-Supervision-Document"]]
     assert len(city_mail) == 42 and set(smtp_server.deliveries().values()) == {1}
-    assert len(steward_mail) == 1 and "quality_report.html" in steward_mail[0].get_content()
+    assert len(steward_mail) == 1 and "quality_report.html" in steward_mail[0].get_body(("plain",)).get_content()
     assert _ledger(month["url"]) == 168
 
 

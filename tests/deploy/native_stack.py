@@ -114,6 +114,8 @@ class NativeStack:
             "SUPERVISION_DELIVERY": "smtp",
             "SUPERVISION_SMTP_CONN_ID": "smtp_default",
             "SUPERVISION_OUTPUT_BASE_URL": "",
+            "AIRFLOW__API__BASE_URL": self.base_url,   # compose: AIRFLOW_BASE_URL
+            "TZ": "Asia/Shanghai",
             "SUPERVISION_STEWARD_EMAIL": "data-steward@example.gov.cn",
             "SUPERVISION_STEWARD_USERS": "",
             # --- what the image and its mounts give a container (Dockerfile ENV, /opt/airflow)

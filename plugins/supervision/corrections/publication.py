@@ -240,16 +240,17 @@ def finish(engine: Engine, s: RunSettings, p: Plan, report: delivery.DeliveryRep
 
 # --------------------------------------------------------------------------- what people read
 
-def request_lines(s: RunSettings) -> list[str]:
-    """The approval request's lines about a correction (none for a normal month)."""
+def request_lines(s: RunSettings, ui_base_url: str | None = None) -> list[str]:
+    """The approval request's lines about a correction (none for a normal month); links as
+    :meth:`RunSettings.month_url` makes them (the UI plugin's, given the api-server's URL)."""
     meta = er.read_meta(outputs.month_dir(s.output_dir, s.month))
     if not meta:
         return []
     return [f"- **更正**：本月已于 {meta.get('sent_on') or '?'} 发送（第{meta['corrects_version']}版），"
             f"本次结果有 {meta['changes']} 项数据变化；批准后将向收到变化文件的单位发送更正通知"
             f"（{meta.get('number', '')}）及更正后的文件（第{meta['version']}版）。"
-            f"变化明细：[changes.csv]({s.month_url(er.CHANGES_CSV)})，"
-            f"更正通知：[erratum.pdf]({s.month_url(er.ERRATUM + '.pdf')})"]
+            f"变化明细：[changes.csv]({s.month_url(er.CHANGES_CSV, ui_base_url)})，"
+            f"更正通知：[erratum.pdf]({s.month_url(er.ERRATUM + '.pdf', ui_base_url)})"]
 
 
 def summary_lines(folder: Path) -> list[str]:
