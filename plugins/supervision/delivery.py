@@ -329,7 +329,12 @@ class SmtpTransport:
             finally:
                 self._client = None
 
-    def _reset(self) -> None:
+    def _reset(self, code: int | None = None) -> None:
+        """End the refused transaction: RSET, or hang up too when the server said 421 (it is
+        closing the connection, RFC 5321 §3.8); the next message connects again."""
+        if code == 421:
+            self._drop()
+            return
         try:
             self._client.rset()
         except (smtplib.SMTPException, OSError):
@@ -349,11 +354,15 @@ class SmtpTransport:
             client.ehlo_or_helo_if_needed()
             code, resp = client.mail(self.envelope_from)
             if code != 250:
-                self._reset()
+                self._reset(code)
                 raise NotDelivered(f"sender refused: {code} {_text(resp)}", retryable=400 <= code < 500)
             refused: dict[str, Refusal] = {}
             for address in recipients:
                 code, resp = client.rcpt(address)
+                if code == 421:   # the server is closing: nothing was handed over
+                    self._reset(code)
+                    raise NotDelivered(f"recipient {address} answered {code} {_text(resp)}",
+                                       retryable=True)
                 if code not in (250, 251):
                     refused[address] = Refusal(code, _text(resp))
             if len(refused) == len(recipients):
@@ -385,7 +394,7 @@ class SmtpTransport:
                 raise
         if code != 250:
             # the server answered and did not take the message
-            self._reset()
+            self._reset(code)
             raise NotDelivered(f"message refused: {code} {_text(resp)}", retryable=400 <= code < 500)
         return refused
 
