@@ -656,6 +656,7 @@ def _send_message(engine: Engine, month: str, msg: Outgoing, transport: Transpor
             outcome(a, UNKNOWN, error=f"outcome unknown: {exc!r}")
         raise
     report.messages += 1
+    taken_at = clock().isoformat(timespec="seconds")
     again = False
     for a in addresses:
         if a in refused:
@@ -663,7 +664,7 @@ def _send_message(engine: Engine, month: str, msg: Outgoing, transport: Transpor
             errors[(msg.document, a)] = (str(refused[a]), refused[a].temporary)
             again = again or refused[a].temporary
         else:
-            outcome(a, SENT, at=at)
+            outcome(a, SENT, at=taken_at)
             report.recipients_sent += 1
     if again:
         report.temporary_failure(
