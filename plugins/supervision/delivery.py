@@ -19,6 +19,13 @@ recipient). A row moves through these states:
 So a retry, a rerun, a cleared task or a backfill with ``send`` sends only what has not gone,
 and a failure in the middle of a batch resends only what did not go.
 
+One send of a month at a time (:mod:`supervision.delivery_lock`). A temporary refusal does not
+end a try: the other messages go on and the refused ones get further passes within a
+:class:`SendBudget`; then the try fails retryably naming what is left ("N of M deliveries still
+to send: <cities>"). An unknown outcome is reported on the try it happens (recipients,
+Message-ID, the settle command). Every attempt of a message carries its full header (all its
+recipients in To/Cc); the envelope names the recipients still to reach.
+
 The SMTP conversation (:class:`SmtpTransport`) is plain ``smtplib`` driven step by step, so it
 knows whether a failure happened before the message was handed over; the Airflow task gives it
 a client connected through the Airflow SMTP connection. The embedded default writes each

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from supervision import delivery, pipeline, warehouse
-from supervision.delivery import (DeliveryIncomplete, NotDelivered, OutboxTransport, SmtpTransport,
+from supervision.delivery import (DeliveryIncomplete, OutboxTransport, SmtpTransport,
                                   claim, ledger_rows, settle, settle_unresolved)
 from supervision.errors import InputFileError
 from tests.fixtures.runs import warehouse_env

@@ -137,7 +137,7 @@ def test_a_throttling_server_gets_the_month_delivered_within_the_send_tasks_retr
     assert_each_message_once_with_its_full_header(smtp_server, 42 + extra)
     for failed_try in outcomes[:-1]:                         # each named what was left
         assert isinstance(failed_try, DeliveryIncomplete) and failed_try.retryable
-        assert f"deliveries still to send: " in str(failed_try)
+        assert "deliveries still to send: " in str(failed_try)
     if THROTTLING[case]["throttle_reply"].startswith("421"):
         assert smtp_server.connections > smtp_server.throttled   # reconnected after each hang-up
     if rounds is None:
