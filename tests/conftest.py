@@ -23,6 +23,7 @@ os.environ.update({
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
     "GX_ANALYTICS_ENABLED": "False",
+    "SUPERVISION_SEND_PAUSE_SECONDS": "0",   # delivery passes without pauses (SendBudget)
 })
 # the warehouse of a test is its own; never the demo's var/warehouse.db
 os.environ.pop("SUPERVISION_WAREHOUSE_URL", None)

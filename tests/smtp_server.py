@@ -1,5 +1,6 @@
 """A real SMTP server on localhost for delivery tests (aiosmtpd), which can refuse a recipient,
-answer a message with an error, or take a message and hang up before answering."""
+answer a message with an error, take a message and hang up before answering, or throttle:
+refuse every n-th message with "try later" (421 also hangs up, as RFC 5321 §3.8 says)."""
 from __future__ import annotations
 
 import asyncio
@@ -25,10 +26,47 @@ class Recorder:
         self.fail_reply = "421 4.3.0 Service not available, try again later"
         self.hang_up_at: int | None = None     # take the n-th DATA, then drop the connection
         self.data_calls = 0
+        # throttling: refuse every n-th message (counted at throttle_at: MAIL, RCPT or DATA)
+        self.throttle_every: int | None = None
+        self.throttle_at = "DATA"
+        self.throttle_reply = "421 4.7.0 Too many messages, try again later"
+        self.throttled = 0                     # how many replies were "try later"
+        self.counts: Counter = Counter()       # MAIL, RCPT (first of a message), DATA commands seen
+        self.connections = 0
+        self.delay = 0.0                       # seconds before answering each DATA (slow server)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    def _throttle(self, command: str, server) -> str | None:
+        """The "try later" reply when this command is the n-th of its kind, else None."""
+        self.counts[command] += 1
+        if self.throttle_every is None or command != self.throttle_at \
+                or self.counts[command] % self.throttle_every:
+            return None
+        self.throttled += 1
+        if self.throttle_reply.startswith("421"):   # 421: the server closes the connection
+            asyncio.get_running_loop().call_later(0.05, server.transport.close)
+        return self.throttle_reply
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        refusal = self._throttle("MAIL", server)
+        if refusal:
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
             return self.refuse[address]
+        if not getattr(envelope, "counted", False):   # the first RCPT of a message
+            envelope.counted = True
+            refusal = self._throttle("RCPT", server)
+            if refusal:
+                return refusal
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -36,6 +74,11 @@ class Recorder:
         self.data_calls += 1
         if self.fail_data_at == self.data_calls:
             return self.fail_reply
+        refusal = self._throttle("DATA", server)
+        if refusal:
+            return refusal
+        if self.delay:
+            await asyncio.sleep(self.delay)
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         self.received.append((list(envelope.rcpt_tos), message))
         if self.hang_up_at == self.data_calls:

@@ -2,8 +2,11 @@
 
     python -m supervision.cli run-date 2020-06         the logical date of that month's run
     python -m supervision.cli summary output 2020-06   where a month's results are
-    python -m supervision.cli delivery 2020-06         the month's delivery ledger, by status
-    python -m supervision.cli delivery 2020-06 --settle sent|failed [--document D] [--recipient R]
+    python -m supervision.cli delivery 2020-06         the month's delivery ledger: per message its
+                                                       Message-ID, per recipient status and times,
+                                                       why a row is not sent (--open: only those)
+    python -m supervision.cli delivery 2020-06 --settle sent|failed [--message-id ID]
+                                  [--document D] [--recipient R]
                                                        settle deliveries whose outcome is unknown
 """
 from __future__ import annotations
@@ -68,28 +71,24 @@ def summary(output_dir: Path, month: str) -> str:
 
 
 def delivery_status(month: str, settle: str | None = None, document: str | None = None,
-                    recipient: str | None = None) -> str:
-    """The ledger of ``month`` (warehouse of ``SUPERVISION_WAREHOUSE_URL``); with ``settle``, an
-    operator's decision on the rows whose outcome is unknown: ``sent`` (the mail server's log
-    shows it arrived) or ``failed`` (it did not; the next run of the send task sends it)."""
-    from collections import Counter  # noqa: PLC0415
-
-    from . import delivery, warehouse  # noqa: PLC0415
+                    recipient: str | None = None, message_id: str | None = None,
+                    inputs_dir: Path | None = None, only_open: bool = False) -> str:
+    """The ledger of ``month`` (warehouse of ``SUPERVISION_WAREHOUSE_URL``; ``recipients.csv`` of
+    ``inputs_dir``, default the landing area, to mark replaced addresses superseded); with
+    ``settle``, an operator's decision on the rows whose outcome is unknown: ``sent`` (the mail
+    server's log shows it arrived) or ``failed`` (it did not; the next run of the send task
+    sends it)."""
+    from . import delivery, paths, warehouse  # noqa: PLC0415
+    from .ledger_view import ledger_view  # noqa: PLC0415
 
     Month.parse(month)
     engine = warehouse.connect()
     lines = []
     if settle:
         n = delivery.settle_unresolved(engine, month, settle, document, recipient,
-                                       note=f"settled as {settle} by an operator")
+                                       note=f"settled as {settle} by an operator", message_id=message_id)
         lines.append(f"settled {n} unresolved deliveries of {month} as {settle}")
-    rows = delivery.ledger_rows(engine, month)
-    counts = Counter(r["status"] for r in rows)
-    lines.append(f"delivery ledger {month}: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-                                                 or "nothing recorded"))
-    for r in sorted(rows, key=lambda r: (r["document"], r["recipient"])):
-        if r["status"] != delivery.SENT:
-            lines.append(f"  {r['status']:8} {r['document']} -> {r['recipient']}  {r['error'] or ''}")
+    lines.append(ledger_view(engine, month, inputs_dir or paths.default_inputs_dir(), only_open))
     return "\n".join(lines)
 
 
@@ -104,14 +103,20 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("delivery", help="show a month's delivery ledger; settle unknown outcomes")
     p.add_argument("month")
     p.add_argument("--settle", choices=["sent", "failed"])
+    p.add_argument("--message-id", help="settle the rows of this message (the Message-ID shown)")
     p.add_argument("--document")
     p.add_argument("--recipient")
+    p.add_argument("--inputs", type=Path, help="landing area whose recipients.csv is current "
+                                               "(default: SUPERVISION_INPUTS_DIR or var/landing)")
+    p.add_argument("--open", action="store_true", help="only the deliveries not sent")
     args = parser.parse_args(argv)
     try:
         if args.command == "run-date":
             print(run_date(args.month))
         elif args.command == "delivery":
-            print(delivery_status(args.month, args.settle, args.document, args.recipient))
+            print(delivery_status(args.month, args.settle, args.document, args.recipient,
+                                  message_id=args.message_id, inputs_dir=args.inputs,
+                                  only_open=args.open))
         else:
             print(summary(args.output_dir, args.month))
     except (SupervisionError, ConfigError, CalendarNotCovered, ValueError, OSError) as exc:

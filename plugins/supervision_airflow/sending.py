@@ -6,8 +6,10 @@
   transport talks SMTP on it. No address, password or host lives in code.
 * otherwise (the embedded default) the package writes .eml files to the outbox.
 
-Connection failures and "try later" replies are retried by Airflow (the task's ``retries``);
-the ledger makes each retry send only what did not go. Data errors — a bad ``recipients.csv``,
+Connection failures and "try later" replies are retried by Airflow (the task's ``retries``)
+once the try's own budget is spent (``supervision.delivery.SendBudget``), and so is a send
+that found another send of the month in progress; the ledger makes each retry send only what
+did not go. Data errors — a bad ``recipients.csv``,
 missing attachments, a missing connection, a permanent refusal, an unknown outcome — fail the
 task at once (``AirflowFailException``): retrying cannot fix them.
 """
@@ -64,6 +66,7 @@ def send(s) -> dict[str, Any]:
     from supervision import pipeline  # noqa: PLC0415
     from supervision.config import ConfigError  # noqa: PLC0415
     from supervision.delivery import DeliveryIncomplete, NotDelivered  # noqa: PLC0415
+    from supervision.delivery_lock import SendInProgress  # noqa: PLC0415
     from supervision.errors import SupervisionError  # noqa: PLC0415
 
     transport, sender = (None, None)
@@ -71,9 +74,11 @@ def send(s) -> dict[str, Any]:
         transport, sender = smtp_transport(s)
     try:
         return pipeline.send(s, transport, sender)
-    except (NotDelivered, DeliveryIncomplete) as exc:
+    except (NotDelivered, DeliveryIncomplete, SendInProgress) as exc:
         if exc.retryable:
-            raise  # the server is unreachable or said "try later": Airflow retries
+            # the server is unreachable or said "try later" (what the try's budget could not
+            # send is named), or another send of the month holds it: Airflow retries
+            raise
         raise AirflowFailException(str(exc)) from exc
     except (SupervisionError, ConfigError, ValueError) as exc:
         raise AirflowFailException(str(exc)) from exc
