@@ -113,6 +113,33 @@ def write_manifest(folder: Path, inputs: dict[str, Any]) -> Path:
     return write_json(folder / "manifest.json", {"files": files, "inputs": inputs})
 
 
+def attach_to_manifest(folder: Path, sub: str) -> Path | None:
+    """List the files of ``<folder>/<sub>/`` in the month's ``manifest.json`` under
+    ``attached.<sub>`` (path, SHA-256, size), so that the manifest names every file of the month
+    folder also after a later stage added to it: the sent versions (``sent/``, written by the
+    send stage and carried across reruns) and the spot-check findings (``spot_checks/``). The
+    section is dropped when the subfolder is gone. Deterministic: the same files give the same
+    bytes. Nested ``manifest.json`` files are their own folders' manifests and not listed."""
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        return None
+    manifest = json.loads(path.read_text("utf-8"))
+    attached = dict(manifest.get("attached") or {})
+    root = Path(folder) / sub
+    files = [{"path": p.relative_to(folder).as_posix(), "sha256": sha256_file(p),
+              "bytes": p.stat().st_size}
+             for p in sorted(root.rglob("*")) if p.is_file() and p.name != "manifest.json"] \
+        if root.is_dir() else []
+    if files:
+        attached[sub] = files
+    else:
+        attached.pop(sub, None)
+    manifest.pop("attached", None)
+    if attached:
+        manifest["attached"] = {k: attached[k] for k in sorted(attached)}
+    return write_json(path, manifest)
+
+
 def publish(output_dir: Path, month: str) -> Path:
     """Replace ``<output_dir>/<month>`` by the staging folder (rename, then remove the old)."""
     staging = staging_dir(output_dir, month)

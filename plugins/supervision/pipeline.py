@@ -334,6 +334,7 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
         "published_on": published.isoformat(),
     })
     corrections.carry(s, staging)   # the sent versions (<M>/sent/) survive the replacement
+    outputs.attach_to_manifest(staging, corrections.SENT_DIR)
     target = outputs.publish(s.output_dir, s.month)
     shutil.rmtree(work_dir(s), ignore_errors=True)
     log.info("documents %s: %d rendered, published to %s", s.month, len(written), target)

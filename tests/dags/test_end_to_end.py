@@ -49,7 +49,10 @@ def test_the_run_succeeds_and_writes_the_month_folder(june_run):
                  "manifest.json"):
         assert (folder / name).is_file(), name
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    # the rendered files, then what the send added (the sent version, sent/v1/, and its index)
     listed = {f["path"]: f["sha256"] for f in manifest["files"]}
+    listed.update({f["path"]: f["sha256"] for f in manifest.get("attached", {}).get("sent", [])})
+    assert "sent/versions.json" in listed
     for p in folder.rglob("*"):
         if p.is_file() and p.name != "manifest.json":
             assert listed[p.relative_to(folder).as_posix()] == hashlib.sha256(p.read_bytes()).hexdigest()

@@ -22,7 +22,7 @@ import pytest
 
 from supervision import approvals, cli, delivery, pipeline, warehouse
 from supervision.corrections import versions
-from supervision.delivery import NotDelivered, OutboxTransport, SmtpTransport
+from supervision.delivery import DeliveryIncomplete, NotDelivered, OutboxTransport, SmtpTransport
 from supervision.months import Month
 from supervision.sample_data import generate
 from tests.fixtures.runs import month_settings, warehouse_env
@@ -332,18 +332,23 @@ def test_a_correction_back_to_the_originally_sent_values(m, fast_pdf):
     assert_once_each(mails, ALL_RECIPIENTS)
 
 
-class FailingOutbox(OutboxTransport):
-    """The outbox, failing like an unreachable server at the n-th message."""
+class ServerGoneAt:
+    """A transport whose server becomes unreachable at the n-th message (the try stops there:
+    ``delivery`` stops a try at once when nobody answers)."""
 
-    def __init__(self, folder: Path, fail_at: int):
-        super().__init__(folder)
-        self.calls, self.fail_at = 0, fail_at
+    def __init__(self, transport, gone_at: int):
+        self.transport, self.calls, self.gone_at = transport, 0, gone_at
+        self.channel = transport.channel
 
     def send(self, message, recipients):
         self.calls += 1
-        if self.calls == self.fail_at:
-            raise NotDelivered("421 try later", retryable=True)
-        return super().send(message, recipients)
+        if self.calls >= self.gone_at:
+            raise NotDelivered("cannot connect to the mail server: ConnectionRefusedError(111)",
+                               retryable=True, unreachable=True)
+        return self.transport.send(message, recipients)
+
+    def close(self):
+        self.transport.close()
 
 
 def test_a_crash_between_rendering_and_sending_is_finished_by_the_next_run_once(m, fast_pdf):
@@ -351,15 +356,9 @@ def test_a_crash_between_rendering_and_sending_is_finished_by_the_next_run_once(
     overtake(m)
     m.render()                                  # the correction is rendered ...
     before = len(m.mails())
-    if m.channel == "smtp":                     # ... and the send stops after 4 messages
-        m.server.fail_data_at = m.server.data_calls + 5
-        transport = None
-    else:
-        transport = FailingOutbox(m.s.outbox_dir / MONTH, 5)
-    with pytest.raises(NotDelivered):
-        m.send(transport)
-    if m.channel == "smtp":
-        m.server.fail_data_at = None
+    # ... and the send stops after 4 messages: the server is gone
+    with pytest.raises(DeliveryIncomplete):
+        m.send(ServerGoneAt(m.transport(), 5))
     assert len(new_mails(m, before)) == 4
     # the next run: rendered again (identical to the version that started going out), sent: the rest
     doc = m.render()

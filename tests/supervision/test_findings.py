@@ -6,6 +6,8 @@ statuses, one overstated investment, one unchecked row and the rest as reported 
 those 结论, a bulletin naming the three communities, and its mails once (aiosmtpd)."""
 from __future__ import annotations
 
+import json
+
 import re
 import smtplib
 import subprocess
@@ -153,9 +155,15 @@ def test_done_when_hand_filled_findings_give_exactly_those_conclusions_a_bulleti
     assert not PHONE.search(html) and not PHONE.search(text)
     assert "个工作日内" in flat
 
-    # the month's published files are not changed
-    assert {p: p.read_bytes() for p in month_folder.rglob("*") if p.is_file()
-            and stage.output_dir(s) not in p.parents} == published
+    # the month's published files are not changed; its manifest only gains the findings' files
+    manifest = month_folder / "manifest.json"
+    assert {p: p.read_bytes() for p in month_folder.rglob("*") if p.is_file() and p != manifest
+            and stage.output_dir(s) not in p.parents} == {
+                p: b for p, b in published.items() if p != manifest}
+    before, after = json.loads(published[manifest]), json.loads(manifest.read_text("utf-8"))
+    assert {k: v for k, v in after.items() if k != "attached"} == before
+    listed = {f["path"] for f in after["attached"]["spot_checks"]}
+    assert "spot_checks/findings.csv" in listed and "spot_checks/falsification_bulletin.pdf" in listed
 
     # circulated once per recipient, to every city (主送 three departments, 抄送 the government)
     first = stage.send(s, smtp_transport(smtp_server))

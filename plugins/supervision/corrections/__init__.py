@@ -13,5 +13,7 @@ See docs/corrections.md.
 from __future__ import annotations
 
 from .publication import Plan, carry, finish, plan, prepare, request_lines, start, summary_lines
+from .versions import SENT_DIR
 
-__all__ = ["Plan", "carry", "finish", "plan", "prepare", "request_lines", "start", "summary_lines"]
+__all__ = ["Plan", "SENT_DIR", "carry", "finish", "plan", "prepare", "request_lines", "start",
+           "summary_lines"]

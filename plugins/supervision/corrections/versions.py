@@ -158,6 +158,7 @@ def freeze(engine: Engine, output_dir: Path, month: str, version: int, corrects:
         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(live / rel, tmp / rel)
     tmp.rename(target)
+    outputs.attach_to_manifest(live, SENT_DIR)     # the month's manifest names the sent copies
     files = folder_files(target)
     at = clock().isoformat(timespec="seconds")
     params = {"m": month, "n": version, "v": corrects, "at": at, "c": changes,
@@ -192,8 +193,10 @@ def write_index(engine: Engine, output_dir: Path, month: str) -> Path | None:
         return None
     keep = ("version", "status", "corrects_version", "sent_at", "frozen_at", "changes",
             "recipients", "summary", "folder")
-    return outputs.write_json(outputs.month_dir(output_dir, month) / SENT_DIR / "versions.json",
-                              [{k: v[k] for k in keep} for v in rows])
+    index = outputs.write_json(outputs.month_dir(output_dir, month) / SENT_DIR / "versions.json",
+                               [{k: v[k] for k in keep} for v in rows])
+    outputs.attach_to_manifest(outputs.month_dir(output_dir, month), SENT_DIR)
+    return index
 
 
 # --------------------------------------------------------------------------- attachments

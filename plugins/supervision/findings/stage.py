@@ -179,6 +179,8 @@ def process(s: RunSettings) -> dict[str, Any]:
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)
+    # the month's manifest names the findings' files too (its other entries are unchanged)
+    outputs.attach_to_manifest(target.parent, FOLDER)
     counts = result.conclusion.value_counts()
     summary = {"report_month": s.month, "findings_file": path.name, "sampled": len(result),
                **{c: int(counts.get(c, 0)) for c in CONCLUSIONS},
