@@ -885,10 +885,12 @@ def render_month(programme: Programme, month: Month, figures: pd.DataFrame,
 
 
 def pdf_workers(documents: int) -> int:
-    """Processes rendering a month's PDFs: ``SUPERVISION_PDF_WORKERS`` (default: the usable
-    cores, at most 2), never more than the documents. 1 renders in this process."""
+    """Processes rendering a month's PDFs: ``SUPERVISION_PDF_WORKERS`` (default 1: this
+    process), never more than the documents nor the usable cores. Measured on the shared
+    2-core machine (docs/benchmarks.md), 2 workers were slower than 1 (each worker pays the
+    ≈1.3 s import and font set-up, and the cores were busy), hence opt-in."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    wanted = int(os.environ.get("SUPERVISION_PDF_WORKERS") or min(2, cores or 1))
+    wanted = min(int(os.environ.get("SUPERVISION_PDF_WORKERS") or 1), cores or 1)
     return max(1, min(wanted, documents))
 
 
