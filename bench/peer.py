@@ -65,15 +65,20 @@ def table(path: Path, kind: str) -> pd.DataFrame:
     lookup = {norm(pd.Series([h])).iloc[0]: f for f, spec in aliases.items() for h in spec["headers"]}
     g = grid(path)
     g = g.replace("", np.nan)
-    names = g.apply(norm)
+    names = g.head(50).apply(norm)  # the header is among the first lines
     hits = names.isin(list(lookup)).sum(axis=1)
     h = int(hits.idxmax())
     header = names.iloc[h].map(lookup)
     body = g.iloc[h + 1:]
     body.columns = header.fillna("_").to_numpy()
     body = body.loc[:, ~body.columns.duplicated() & (body.columns != "_")]
-    first = norm(g.iloc[h + 1:].bfill(axis=1).iloc[:, 0])
-    header_again = names.iloc[h + 1:].isin(list(lookup)).sum(axis=1) >= max(2, hits.max() // 2)
+    arr = g.iloc[h + 1:].to_numpy(dtype=object)
+    present = pd.notna(arr)
+    firstv = arr[np.arange(len(arr)), present.argmax(axis=1)]
+    first = norm(pd.Series(np.where(present.any(axis=1), firstv, None), index=body.index))
+    # a repeated header line: its 小区名称 cell is a 小区名称 header
+    name_headers = {k for k, v in lookup.items() if v == "name"}
+    header_again = norm(body["name"]).isin(name_headers).fillna(False)
     keep = (first.notna() & ~first.str.startswith("合计", na=False)
             & ~first.str.startswith("注", na=False) & ~first.str.match(r"^\d+、", na=False)
             & ~header_again)
@@ -106,6 +111,15 @@ def number(s: pd.Series) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- one month
+
+def joined(flags: pd.DataFrame, sep: str) -> pd.Series:
+    """The names of the True columns of each row, joined by ``sep`` (column-wise: one
+    string concatenation per column, not per row)."""
+    out = pd.Series("", index=flags.index, dtype=object)
+    for c in flags.columns:
+        out = out + np.where(flags[c].to_numpy(), c + sep, "")
+    return out.str.removesuffix(sep)
+
 
 def month_bounds(month: str) -> tuple[date, date, date]:
     y, m = map(int, month.split("-"))
@@ -209,9 +223,7 @@ def month_figures(landing: Path, month: str, targets: pd.DataFrame, plan: pd.Dat
     rules["PLAN_DUPLICATE_RECORD"] = in_plan & x.plan_key.duplicated(keep=False)
     failed = pd.DataFrame(rules).fillna(False).astype(bool)
     valid = ~failed.any(axis=1)
-    names = np.array(sorted(failed.columns))
-    flags = failed[names].to_numpy()
-    rule_ids = pd.Series([",".join(names[r]) for r in flags], index=x.index) if len(x) else pd.Series(dtype=str)
+    rule_ids = joined(failed[sorted(failed.columns)], ",")
 
     # matched records, with the plan's spelling and households
     rec = pd.DataFrame({"plan_key": x.plan_key, "project_id": pid, "valid": valid,
@@ -230,8 +242,7 @@ def month_figures(landing: Path, month: str, targets: pd.DataFrame, plan: pd.Dat
         else:
             d = both & (a.astype(object) != b.astype(object))
         mism.append(pd.Series(np.where(d.fillna(False), label, ""), index=x.index))
-    rec["mismatch"] = pd.concat(mism, axis=1).agg(lambda r: "、".join(v for v in r if v), axis=1) \
-        if len(x) else pd.Series(dtype=str)
+    rec["mismatch"] = joined(pd.concat(mism, axis=1).ne("").set_axis([f for _, f in FACTS], axis=1), "、")
     p = plan[["plan_key", "city_k", "county", "name", "households"]].rename(
         columns={"city_k": "city"})
     p["hh"] = pd.to_numeric(norm(p.households), errors="coerce").fillna(0).astype(int)
