@@ -118,8 +118,9 @@ test: install fonts
 	$(BIN)/pytest
 
 # Not part of the test suite: generates national-scale landing areas once (bench/data, ~350 MB
-# for the three scales) and times a month's stages; results in bench/results, recorded in
-# docs/benchmarks.md
+# for the three scales) and times a month's stages, `make run` (Airflow, whole process) and the
+# pandas peer (bench/peer.py); results in bench/results, recorded in docs/benchmarks.md.
+# 1,000,000 communities is opt-in: make bench SCALES="1000 30000 300000 1000000"
 SCALES ?= 1000 30000 300000
 bench: install fonts
 	$(BIN)/python bench/run.py --scales $(SCALES)

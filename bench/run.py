@@ -156,6 +156,79 @@ def run_child(kind: str, landing: Path | None = None, month: str = "",
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+# --------------------------------------------------------------------------- whole processes
+
+def timed_process(cmd: list[str], env: dict | None = None, cwd: Path = ROOT) -> dict:
+    """Wall time and peak RSS of a whole process (the largest of it and its waited-for
+    descendants: wait4's ru_maxrss), its output kept for the record."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"seconds": time.perf_counter() - t, "peak_rss_mib": usage.ru_maxrss / 1024,
+            "returncode": proc.returncode, "tail": out[-3000:]}
+
+
+def airflow_env(work: Path) -> dict:
+    """`make run`'s environment (the Makefile's exports), the warehouse in the bench's folder."""
+    return {**os.environ, "AIRFLOW_HOME": str(ROOT / ".airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{ROOT / '.airflow' / 'airflow.db'}",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING", "GX_ANALYTICS_ENABLED": "False",
+            "PYTHONPATH": str(ROOT / "plugins"),
+            "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
+            "SUPERVISION_WAREHOUSE_URL": f"sqlite:///{work / 'airflow-warehouse.db'}"}
+
+
+def whole_product(landing: Path, month: str, work: Path, cold: bool) -> dict:
+    """`make run`'s command (scripts/run_month.sh: `airflow dags test` of the real DAG), timed
+    as a whole process; the previous month run first, untimed, unless cold."""
+    from supervision.months import Month
+
+    env = airflow_env(work)
+    out = work / "airflow-output"
+    if not cold:
+        prev = timed_process(["scripts/run_month.sh", str(Month.parse(month).previous()),
+                              str(landing), str(out)], env)
+        if prev["returncode"] != 0:
+            raise SystemExit(f"make run of the previous month failed:\n{prev['tail']}")
+    r = timed_process(["scripts/run_month.sh", month, str(landing), str(out)], env)
+    if r["returncode"] != 0:
+        raise SystemExit(f"make run failed:\n{r['tail']}")
+    return r
+
+
+def whole_peer(landing: Path, month: str, work: Path, product_month: Path) -> dict:
+    """bench/peer.py as a whole process (interpreter start and imports included), then its
+    files compared with the product's, cell by cell (untimed)."""
+    r = timed_process([sys.executable, str(ROOT / "bench" / "peer.py"), str(landing), month,
+                       str(work / "peer")])
+    if r["returncode"] != 0:
+        raise SystemExit(f"peer failed:\n{r['tail']}")
+    cmp = subprocess.run([sys.executable, str(ROOT / "bench" / "peer.py"), str(landing), month,
+                          str(work / "peer"), "--compare", str(product_month)],
+                         capture_output=True, text=True)
+    r["equal"] = cmp.returncode == 0
+    r["comparison"] = cmp.stdout[-3000:]
+    return r
+
+
+def product_month_dir(out: Path, month: str) -> Path:
+    for cand in (out / month, out / ".staging" / month):
+        if (cand / "ranking.csv").exists():
+            return cand
+    found = sorted(out.rglob("ranking.csv"))
+    found = [f.parent for f in found if month in str(f)]
+    if not found:
+        raise SystemExit(f"no ranking.csv of {month} under {out}")
+    return found[0]
+
+
 # --------------------------------------------------------------------------- report
 
 def machine() -> dict:
@@ -175,8 +248,9 @@ def _s(seconds: float) -> str:
 
 def table(results: list[dict]) -> str:
     head = ("| communities | rows read | floor: pandas read | ingest | quality+load | figures | "
-            "documents | whole | peak RSS | peak / floor RSS | whole / floor time |")
-    lines = [head, "|" + "---|" * 11]
+            "documents | whole | peak RSS | peak / floor RSS | whole / floor time | "
+            "make run (Airflow) | peer | product/peer | peer equal |")
+    lines = [head, "|" + "---|" * 15]
     for r in results:
         f, s = r["floor"], r["stages"]
         lines.append(
@@ -185,7 +259,11 @@ def table(results: list[dict]) -> str:
             f"{_s(s['quality']['seconds'])} | {_s(s['figures']['seconds'])} | "
             f"{_s(s['documents']['seconds'])} | **{_s(s['whole']['seconds'])}** | "
             f"{s['whole']['peak_rss_mib']:.0f} MiB | {s['whole']['peak_rss_mib'] / f['peak_rss_mib']:.1f}× | "
-            f"{s['whole']['seconds'] / f['seconds']:.1f}× |")
+            f"{s['whole']['seconds'] / f['seconds']:.1f}× | " + (
+                f"{_s(r['make_run']['seconds'])} ({r['make_run']['peak_rss_mib']:.0f} MiB) | "
+                f"{_s(r['peer']['seconds'])} ({r['peer']['peak_rss_mib']:.0f} MiB) | "
+                f"**{r['ratio']:.1f}×** | {'yes' if r['peer']['equal'] else 'NO'} |"
+                if "make_run" in r else "– | – | – | – |"))
     return "\n".join(lines)
 
 
@@ -198,6 +276,8 @@ def main() -> int:
                         help="do not run the previous month first (its load is then timed too)")
     parser.add_argument("--table", action="store_true",
                         help="print the table of the results stored in bench/results, run nothing")
+    parser.add_argument("--no-whole", action="store_true",
+                        help="stages only: skip make run (Airflow, whole process) and the peer")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.table:
@@ -238,6 +318,15 @@ def main() -> int:
         stages = run_child("stages", landing, args.month, work)
         result = {"scale": scale, "format": args.format, "month": args.month, "cold": args.cold,
                   "floor": floor, "stages": stages, "machine": machine()}
+        if not args.no_whole:
+            product = whole_product(landing, args.month, work, args.cold)
+            peer = whole_peer(landing, args.month, work,
+                              product_month_dir(work / "airflow-output", args.month))
+            result.update(make_run=product, peer=peer,
+                          ratio=product["seconds"] / peer["seconds"])
+            print(f"{scale:,}: make run {product['seconds']:.1f} s ({product['peak_rss_mib']:.0f} MiB), "
+                  f"peer {peer['seconds']:.1f} s ({peer['peak_rss_mib']:.0f} MiB), "
+                  f"product/peer {result['ratio']:.1f}, peer equal: {peer['equal']}", flush=True)
         suffix = "-cold" if args.cold else ""
         (RESULTS / f"{scale}-{args.format}{suffix}.json").write_text(
             json.dumps(result, ensure_ascii=False, indent=1, default=str))

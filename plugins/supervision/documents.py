@@ -857,15 +857,14 @@ def render_month(programme: Programme, month: Month, figures: pd.DataFrame,
                  falsification: list[dict[str, Any]] | None = None) -> list[RenderedDocument]:
     """Every document of a data month into ``folder`` (HTML and PDF): the bulletin, the
     年中/年底 bulletin of its month, and ``notices/<city code>``."""
-    writer = writer or PdfWriter()
     folder.mkdir(parents=True, exist_ok=True)
-    out = []
+    jobs: list[tuple[str, Path, str]] = []
 
     def emit(document: str, html: str, stem: Path) -> None:
         stem.parent.mkdir(parents=True, exist_ok=True)
         html_path = stem.with_suffix(".html")
         html_path.write_text(html, encoding="utf-8")
-        out.append(RenderedDocument(document, html_path, writer.write(html, stem.with_suffix(".pdf"))))
+        jobs.append((document, html_path, html))
 
     emit("monthly_bulletin", monthly_bulletin(programme, month, figures, snapshot, published,
                                               warnings, falsification), folder / "monthly_bulletin")
@@ -879,4 +878,50 @@ def render_month(programme: Programme, month: Month, figures: pd.DataFrame,
         emit(f"notice:{code}", supervision_notice(programme, month, row, items[items.city == name],
                                                   snapshot, published),
              folder / "notices" / code)
-    return out
+    pdfs = [h.with_suffix(".pdf") for _, h, _ in jobs]
+    workers = pdf_workers(len(jobs)) if writer is None else 1
+    if workers > 1:
+        render_pdfs_parallel([(html, pdf) for (_, _, html), pdf in zip(jobs, pdfs)], workers)
+    else:
+        writer = writer or PdfWriter()
+        for (_, _, html), pdf in zip(jobs, pdfs):
+            writer.write(html, pdf)
+    return [RenderedDocument(d, h, pdf) for (d, h, _), pdf in zip(jobs, pdfs)]
+
+
+def pdf_workers(documents: int) -> int:
+    """Processes rendering a month's PDFs: ``SUPERVISION_PDF_WORKERS`` (default 1: this
+    process), never more than the documents nor the usable cores. Measured on the shared
+    2-core machine (docs/benchmarks.md), 2 workers were slower than 1 (each worker pays the
+    ≈1.3 s import and font set-up, and the cores were busy), hence opt-in."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    wanted = min(int(os.environ.get("SUPERVISION_PDF_WORKERS") or 1), cores or 1)
+    return max(1, min(wanted, documents))
+
+
+_WORKER_WRITER: PdfWriter | None = None
+
+
+def _worker_start() -> None:
+    global _WORKER_WRITER  # noqa: PLW0603  (one writer per worker process: fonts loaded once)
+    _WORKER_WRITER = PdfWriter()
+
+
+def _worker_write(job: tuple[str, str]) -> str:
+    html, target = job
+    assert _WORKER_WRITER is not None
+    return str(_WORKER_WRITER.write(html, Path(target)))
+
+
+def render_pdfs_parallel(jobs: list[tuple[str, Path]], workers: int) -> None:
+    """Each (html, pdf) in a pool of ``workers`` fresh processes (spawned: nothing of the
+    calling process, Airflow's task runner included, is inherited), each with its own
+    :class:`PdfWriter`. The bytes of a PDF depend only on its HTML, so they are the same as
+    rendered in one process; the largest documents are sent first."""
+    import multiprocessing  # noqa: PLC0415
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_start) as pool:
+        list(pool.map(_worker_write, [(jobs[i][0], str(jobs[i][1])) for i in order]))

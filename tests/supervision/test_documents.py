@@ -248,7 +248,9 @@ def test_the_june_run_writes_the_mid_year_bulletin(june):
 
 # --------------------------------------------------------------------------- determinism
 
-def test_rendering_the_month_again_gives_identical_bytes(june, tmp_path):
+def test_rendering_the_month_again_gives_identical_bytes(june, tmp_path, monkeypatch):
+    """The first rendering in 2 worker processes, the second in this process: same bytes."""
+    monkeypatch.setenv("SUPERVISION_PDF_WORKERS", "2")
     folder, url, _ = june
     month = Month(2020, 6)
     inputs = _month_inputs(url, month)
