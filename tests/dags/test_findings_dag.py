@@ -113,7 +113,8 @@ def test_a_rejected_bulletin_is_not_sent_and_the_steward_saw_the_counts(airflow_
     assert not list(outbox.glob("falsification_bulletin_*.eml"))
     assert [d["decision"] for d in _decisions(s)] == ["rejected"]
     [request] = (outbox / "steward").glob("approval_request_*.eml")
-    body = email.message_from_bytes(request.read_bytes(), policy=policy.default).get_content()
+    mail = email.message_from_bytes(request.read_bytes(), policy=policy.default)
+    body = mail.get_body(preferencelist=("plain",)).get_content()   # multipart: text + HTML
     assert "| 长沙市 |" in body and "改造状态不实" in body and "falsification_bulletin.pdf" in body
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 import signal
 import socket
 import smtplib
@@ -70,6 +71,7 @@ def test_a_failed_address_replaced_in_recipients_csv_is_superseded(s, smtp_serve
     # the city gives a new address: the old one is superseded, the new one gets the documents
     landing = tmp_path / "landing"
     landing.mkdir()
+    shutil.copytree(s.inputs_dir / "targets", landing / "targets")   # recipients: the year's cities
     (landing / "recipients.csv").write_text(
         (s.inputs_dir / "recipients.csv").read_text("utf-8").replace(
             "fgw@zhuzhou.example.gov.cn", "fagaiwei@zhuzhou.example.gov.cn"), "utf-8")
