@@ -65,7 +65,5 @@ if [[ $status -ne 0 ]] || grep -qE "state=failed|TaskInstanceState.FAILED|DagRun
     echo "  run of $month failed; full log: $log" >&2
     exit 1
 fi
-# `dags test` starts its run at the logical date (years ago): its real start is its first task's
-python -m supervision_airflow.local_run renovation_supervision_monthly "$run_date" >>"$log" 2>&1 || true
 echo "Done in $(( $(date +%s) - started )) s (full log: $log)"
 python -m supervision.cli summary "$output" "$month"

@@ -73,7 +73,7 @@ def end_note(dag_run, failed: bool) -> tuple[str | None, str | None]:
     return note_text(s.month, snapshot_name(s), tail), task
 
 
-def _write(dag_run, run_text: str | None, task_text: str | None) -> None:
+def _write(dag_run, run_text: str | None, task_text: str | None, ended: bool = False) -> None:
     """Set the notes on the run's own session (the scheduler commits them with the state
     change); a run detached from its session (``airflow dags test``) is updated in a new one."""
     from sqlalchemy.orm import object_session  # noqa: PLC0415
@@ -87,8 +87,14 @@ def _write(dag_run, run_text: str | None, task_text: str | None) -> None:
             attached = new.get(DagRun, dag_run.id)
             if attached is not None:
                 _apply(attached, new, run_text, task_text)
+                if ended and _fix_dags_test_start(attached, new):
+                    # dag.test() merges its own (detached) copy of the run afterwards: give it
+                    # the same start, or the merge writes the logical date back
+                    dag_run.start_date = attached.start_date
         return
     _apply(dag_run, session, run_text, task_text)
+    if ended:
+        _fix_dags_test_start(dag_run, session)
 
 
 def _apply(dag_run, session, run_text: str | None, task_text: str | None) -> None:
@@ -101,6 +107,27 @@ def _apply(dag_run, session, run_text: str | None, task_text: str | None) -> Non
                 _set_note(ti, task_text)
 
 
+def _fix_dags_test_start(dag_run, session) -> bool:
+    """``airflow dags test`` (``make run``) gives its run the *logical date* as start date
+    (Airflow 3.3, ``airflow/sdk/definitions/dag.py``), so a month run today for July 2020 would
+    show a duration of years. Such a run really started when its first task did: set here, at
+    its end, in the same session (a scheduler's run, started after its logical date, is left
+    alone)."""
+    from airflow.models.taskinstance import TaskInstance as TI  # noqa: PLC0415
+    from sqlalchemy import func, select  # noqa: PLC0415
+
+    if dag_run.start_date is None or dag_run.start_date != dag_run.logical_date:
+        return False
+    first = session.scalar(select(func.min(TI.start_date)).where(
+        TI.dag_id == dag_run.dag_id, TI.run_id == dag_run.run_id))
+    if first is not None and first > dag_run.start_date:
+        dag_run.start_date = first
+        log.info("run %s (airflow dags test): start date set to its first task's, %s",
+                 dag_run.run_id, first.isoformat())
+        return True
+    return False
+
+
 def _notes(dag_run, stage: str) -> None:
     if dag_run.dag_id not in DAG_IDS:
         return
@@ -108,7 +135,7 @@ def _notes(dag_run, stage: str) -> None:
         if stage == "start":
             _write(dag_run, start_note(dag_run), None)
         else:
-            _write(dag_run, *end_note(dag_run, failed=stage == "failed"))
+            _write(dag_run, *end_note(dag_run, failed=stage == "failed"), ended=True)
     except Exception:  # noqa: BLE001 - a note is never worth a failed run
         log.exception("could not write the run note of %s", dag_run.run_id)
 
