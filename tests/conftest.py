@@ -30,6 +30,24 @@ os.environ.pop("SUPERVISION_WAREHOUSE_URL", None)
 os.environ.pop("SUPERVISION_OUTBOX_DIR", None)
 
 
+def _drop_task_context() -> None:
+    for key in [k for k in os.environ if k.startswith("AIRFLOW_CTX_")]:
+        del os.environ[key]
+
+
+@pytest.fixture(autouse=True)
+def _no_task_context_left_behind():
+    """Airflow's task runner exports the running task's context into ``os.environ``
+    (``AIRFLOW_CTX_DAG_RUN_ID``, ``AIRFLOW_CTX_TRY_NUMBER``, …) and never removes it; the
+    ``dag.test()`` runs of tests/dags run their tasks in this process, so every later test,
+    and every process it starts, would look as if inside that task (a send's claim then reads
+    "pid N, run manual__… try 1"). Removed before each test (also what a module fixture's
+    ``dag.test()`` left) and after it."""
+    _drop_task_context()
+    yield
+    _drop_task_context()
+
+
 @pytest.fixture(scope="session")
 def sample_landing(tmp_path_factory) -> Path:
     """The sample landing area (1,000 communities, May 2020 – January 2021), generated once."""
