@@ -48,10 +48,20 @@ if [[ $send == true && ${SUPERVISION_DELIVERY:-outbox} == smtp ]]; then
 fi
 echo "Running data month $month (logical date $run_date, send: $send) through renovation_supervision_monthly..."
 started=$(date +%s)
+# while Airflow starts (several seconds before its first task), a second process parses the
+# month's plan and snapshot into the run's cache; the ingest task waits for it and reads the
+# result (plugins/supervision/ingest.py load_export_cached). SUPERVISION_PREWARM=no turns it off.
+prewarm_pid=
+if [[ ${SUPERVISION_PREWARM:-yes} != no ]]; then
+    python -m supervision.cli prewarm "$month" "$inputs" "$output" >"$log.prewarm" 2>&1 &
+    prewarm_pid=$!
+fi
 set +e
 airflow dags test renovation_supervision_monthly "$run_date" -c "$conf" \
     --mark-success-pattern steward_approval >"$log" 2>&1
 status=$?
+[[ -n $prewarm_pid ]] && wait "$prewarm_pid"
+[[ -f $log.prewarm ]] && { cat "$log.prewarm" >>"$log"; rm -f "$log.prewarm"; }
 set -e
 # `airflow dags test` reports a failed task in its output; check both
 if [[ $status -ne 0 ]] || grep -qE "state=failed|TaskInstanceState.FAILED|DagRunState.FAILED|dag_run_state=failed" "$log"; then

@@ -10,8 +10,12 @@ name.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
+import shutil
+from contextlib import contextmanager
 from itertools import compress, repeat
 import re
 from dataclasses import dataclass, field
@@ -19,7 +23,7 @@ from datetime import date
 from functools import lru_cache
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import pandas as pd
 
@@ -308,6 +312,25 @@ def _code_fingerprint() -> str:
     return h.hexdigest()
 
 
+@contextmanager
+def _cache_entry_lock(cache_dir: Path, stem: str) -> Iterator[None]:
+    """One parse per cache entry at a time: a second process (``make run``'s prewarm and the
+    ingest task, two backfill runs) waits for the first and then reads its result."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / f"{stem}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_atomic_parquet(frame: pd.DataFrame, target: Path) -> None:
+    tmp = target.with_suffix(".tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(target)
+
+
 def load_plan_cached(path: Path, province: Province, target_cities: list[str],
                      cache_dir: Path | None) -> Plan | CachedPlan:
     """:func:`load_plan`, reusing the parse of an identical plan file by identical code.
@@ -321,17 +344,16 @@ def load_plan_cached(path: Path, province: Province, target_cities: list[str],
         return load_plan(path, province, target_cities)
     sha = sha256_of(path)
     key = hashlib.sha256("|".join([sha, _code_fingerprint(), *target_cities]).encode()).hexdigest()
-    frame_file, meta_file = cache_dir / f"plan-{key[:32]}.parquet", cache_dir / f"plan-{key[:32]}.json"
-    if frame_file.exists() and meta_file.exists():
-        meta = json.loads(meta_file.read_text("utf-8"))
-        return CachedPlan(pd.read_parquet(frame_file), sha, meta["name"], meta["meta"])
-    plan = load_plan(path, province, target_cities)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = frame_file.with_suffix(".tmp")
-    plan.frame.to_parquet(tmp, index=False)
-    tmp.replace(frame_file)
-    meta_file.write_text(json.dumps({"name": plan.name, "meta": plan.meta()}, ensure_ascii=False,
-                                    default=str), "utf-8")
+    stem = f"plan-{key[:32]}"
+    frame_file, meta_file = cache_dir / f"{stem}.parquet", cache_dir / f"{stem}.json"
+    with _cache_entry_lock(cache_dir, stem):
+        if frame_file.exists() and meta_file.exists():
+            meta = json.loads(meta_file.read_text("utf-8"))
+            return CachedPlan(pd.read_parquet(frame_file), sha, meta["name"], meta["meta"])
+        plan = load_plan(path, province, target_cities)
+        _write_atomic_parquet(plan.frame, frame_file)
+        meta_file.write_text(json.dumps({"name": plan.name, "meta": plan.meta()},
+                                        ensure_ascii=False, default=str), "utf-8")
     return plan
 
 
@@ -401,6 +423,87 @@ class Export:
 
     def meta(self) -> dict[str, Any]:
         return table_meta(self.table, self.summary, self.notes)
+
+    @property
+    def rows_read(self) -> int:
+        return self.table.rows_read
+
+    @property
+    def header_row(self) -> int:
+        return self.table.header_row
+
+    def write_frame(self, target: Path) -> None:
+        self.frame.to_parquet(target, index=False)
+
+
+@dataclass
+class CachedExport:
+    """A snapshot parsed by an earlier process of the same code (:func:`load_export_cached`):
+    the same frame (its parquet file), file hash and report metadata as :class:`Export`."""
+    frame_file: Path
+    snapshot: Snapshot
+    sha256: str
+    metadata: dict[str, Any]
+
+    def meta(self) -> dict[str, Any]:
+        return self.metadata
+
+    @property
+    def rows_read(self) -> int:
+        return int(self.metadata["rows_read"])
+
+    @property
+    def header_row(self) -> int:
+        return int(self.metadata["header_row"])
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return pd.read_parquet(self.frame_file)
+
+    def write_frame(self, target: Path) -> None:
+        shutil.copyfile(self.frame_file, target)
+
+
+#: parsed exports kept in a cache folder (the newest; each month's snapshot and its reruns)
+EXPORT_CACHE_ENTRIES = 4
+
+
+def load_export_cached(snapshot: Snapshot, province: Province, target_cities: list[str],
+                       cache_dir: Path | None) -> Export | CachedExport:
+    """:func:`load_export`, reusing the parse of the same snapshot by the same code.
+
+    ``make run`` parses the month's snapshot in a second process while Airflow starts (the
+    prewarm, :func:`supervision.pipeline.prewarm`), so the ingest task finds it parsed; reruns
+    and backfills of a month read it again. The key is the file's SHA-256, its name and date,
+    the province, the target cities and the parsing code's fingerprint; a refused file is
+    never cached (its error is raised again by whoever reads it). The newest
+    :data:`EXPORT_CACHE_ENTRIES` entries are kept."""
+    if cache_dir is None:
+        return load_export(snapshot, province, target_cities)
+    sha = sha256_of(snapshot.path)
+    key = hashlib.sha256("|".join([sha, snapshot.name, snapshot.taken_on.isoformat(),
+                                   _code_fingerprint(), province.name, *target_cities])
+                         .encode()).hexdigest()
+    stem = f"export-{key[:32]}"
+    frame_file, meta_file = cache_dir / f"{stem}.parquet", cache_dir / f"{stem}.json"
+    with _cache_entry_lock(cache_dir, stem):
+        if frame_file.exists() and meta_file.exists():
+            os.utime(meta_file)  # most recently used
+            return CachedExport(frame_file, snapshot, sha,
+                                json.loads(meta_file.read_text("utf-8")))
+        export = load_export(snapshot, province, target_cities)
+        _write_atomic_parquet(export.frame, frame_file)
+        meta_file.write_text(json.dumps(export.meta(), ensure_ascii=False, default=str), "utf-8")
+    _evict(cache_dir, "export-", EXPORT_CACHE_ENTRIES)
+    return export
+
+
+def _evict(cache_dir: Path, prefix: str, keep: int) -> None:
+    entries = sorted(cache_dir.glob(f"{prefix}*.json"), key=lambda p: p.stat().st_mtime,
+                     reverse=True)
+    for meta in entries[keep:]:
+        for suffix in (".parquet", ".json", ".lock"):
+            meta.with_suffix(suffix).unlink(missing_ok=True)
 
 
 def _cut_long_cells(table: Table) -> list[tuple[int, str, int]]:

@@ -21,7 +21,8 @@ from .findings import stage as findings_stage
 from . import quality_report as qr
 from . import warehouse as wh
 from .config import Programme, programme_for_month
-from .ingest import Export, Targets, load_export, load_plan_cached, load_targets
+from .ingest import (CachedExport, Export, Targets, load_export_cached, load_plan_cached,
+                     load_targets)
 from .landing import (plan_file, previous_snapshot_for, recipients_file, sha256_of, snapshot_for,
                       targets_file)
 from .months import Month, date_zh
@@ -39,15 +40,42 @@ def work_dir(s: RunSettings) -> Path:
 
 # --------------------------------------------------------------------------- ingest
 
-def _snapshot_meta(export: Export) -> dict[str, Any]:
+def _snapshot_meta(export: Export | CachedExport) -> dict[str, Any]:
     return {"name": export.snapshot.name, "date": export.snapshot.taken_on.isoformat(),
             "sha256": export.sha256}
+
+
+def cache_dir(s: RunSettings) -> Path:
+    """Parsed plan registries and snapshots, kept across runs (ingest.load_*_cached)."""
+    return s.output_dir / WORK / "cache"
 
 
 def _plan(s: RunSettings, programme: Programme, targets: Targets):
     """The year's plan registry, parsed once per file and code version (ingest.load_plan_cached)."""
     return load_plan_cached(plan_file(s.inputs_dir, programme.year), programme.province,
-                            list(targets.frame.city), s.output_dir / WORK / "cache")
+                            list(targets.frame.city), cache_dir(s))
+
+
+def _export(s: RunSettings, programme: Programme, targets: Targets, snapshot):
+    """A snapshot, parsed once per file and code version (ingest.load_export_cached)."""
+    return load_export_cached(snapshot, programme.province, list(targets.frame.city), cache_dir(s))
+
+
+def prewarm(s: RunSettings) -> dict[str, Any]:
+    """Parse the month's plan registry and snapshot into the cache, and nothing else: ``make
+    run`` runs this in a second process while Airflow starts, so the ingest task finds them
+    parsed (it waits for a parse in progress rather than doing it twice). A file that is
+    refused is not cached: the ingest task refuses it again, with the same message, in the
+    run's log."""
+    month = s.report_month
+    programme = programme_for_month(month)
+    snapshot = snapshot_for(s.inputs_dir, month)
+    targets = load_targets(targets_file(s.inputs_dir, programme.year), programme.province)
+    plan = _plan(s, programme, targets)
+    export = _export(s, programme, targets, snapshot)
+    log.info("prewarm %s: %s parsed (%d rows), %d plan communities", s.month, snapshot.name,
+             export.rows_read, len(plan.frame))
+    return {"report_month": s.month, "snapshot": snapshot.name, "rows_read": export.rows_read}
 
 
 def ingest(s: RunSettings) -> dict[str, Any]:
@@ -58,7 +86,7 @@ def ingest(s: RunSettings) -> dict[str, Any]:
     snapshot = snapshot_for(s.inputs_dir, month)
     targets = load_targets(targets_file(s.inputs_dir, programme.year), programme.province)
     plan = _plan(s, programme, targets)
-    export = load_export(snapshot, programme.province, list(targets.frame.city))
+    export = _export(s, programme, targets, snapshot)
     if s.send:  # fail fast: a run that will send needs its recipients before it publishes
         checked_recipients(s, programme, list(targets.frame.city))
     work = work_dir(s)
@@ -67,7 +95,7 @@ def ingest(s: RunSettings) -> dict[str, Any]:
     work.mkdir(parents=True)
     targets.frame.to_parquet(work / "targets.parquet", index=False)
     plan.frame.to_parquet(work / "plan.parquet", index=False)
-    export.frame.to_parquet(work / "export.parquet", index=False)
+    export.write_frame(work / "export.parquet")
     meta = {
         "report_month": s.month,
         "programme_year": programme.year,
@@ -76,12 +104,12 @@ def ingest(s: RunSettings) -> dict[str, Any]:
         "targets": {"name": targets.table.path.name, "sha256": targets.sha256},
         "export_table": export.meta(),
         "plan_table": plan.meta(),
-        "rows_read": export.table.rows_read,
+        "rows_read": export.rows_read,
     }
     (work / "landing.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
     log.info("ingest %s: %s, %d rows read (header on row %d), %d plan communities",
-             s.month, snapshot.name, export.table.rows_read, export.table.header_row, len(plan.frame))
-    return {"report_month": s.month, "snapshot": snapshot.name, "rows_read": export.table.rows_read,
+             s.month, snapshot.name, export.rows_read, export.header_row, len(plan.frame))
+    return {"report_month": s.month, "snapshot": snapshot.name, "rows_read": export.rows_read,
             "plan_communities": len(plan.frame)}
 
 
@@ -149,16 +177,17 @@ def reference_month(engine: Engine, s: RunSettings, programme: Programme,
     log.info("loading %s from %s as the previous month", month, snapshot.name)
     targets = load_targets(targets_file(s.inputs_dir, programme.year), programme.province)
     plan = _plan(s, programme, targets)
-    export = load_export(snapshot, programme.province, list(targets.frame.city))
-    result = quality.evaluate(export.frame, plan.frame, targets.frame, snapshot.taken_on,
+    export = _export(s, programme, targets, snapshot)
+    frame = export.frame
+    result = quality.evaluate(frame, plan.frame, targets.frame, snapshot.taken_on,
                               previous=None, suite_name=f"monthly_export_{month}",
                               file_findings=quality.summary_findings(export.meta())
                               + quality.summary_findings(plan.meta()))
-    quarantine = quality.quarantine_frame(export.frame, result)
+    quarantine = quality.quarantine_frame(frame, result)
     meta = {"snapshot": _snapshot_meta(export), "plan": {"sha256": plan.sha256},
             "targets": {"sha256": targets.sha256}}
     with engine.begin() as conn:
-        _load_month(conn, programme, month, "reference", targets.frame, plan.frame, export.frame,
+        _load_month(conn, programme, month, "reference", targets.frame, plan.frame, frame,
                     result, quarantine, meta)
         figures.compute_city_figures(conn, programme, month)
         figures.compute_overdue(conn, programme, month)

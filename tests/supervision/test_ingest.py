@@ -204,3 +204,94 @@ def test_values_parsed_once_per_distinct_cell_keep_type_apart():
     assert _mapped(households, cells) == [nz.households(v) for v in cells]
     assert _mapped(households, cells)[2] == (None, False)
     assert len(calls) == 2 * 5  # each distinct (type, value) parsed once per call
+
+
+def _snapshot(landing):
+    path = landing / "exports" / f"{corpus.EXPORT_NAME}.xlsx"
+    return Snapshot(path, pd.Timestamp(corpus.SNAPSHOT).date())
+
+
+CITIES = ["长沙市", "株洲市", "湘西自治州"]
+
+
+def test_a_parsed_snapshot_is_reused_by_the_same_code_and_stages_the_same_files(
+        small_landing, tmp_path, monkeypatch):
+    """A month's rerun (or make run's prewarm, then its ingest task) parses the snapshot once:
+    the second ingest stages byte-identical files without reading the export again."""
+    s = _settings(tmp_path, monkeypatch, small_landing)
+    pipeline.ingest(s)
+    work = pipeline.work_dir(s)
+    first = {n: (work / n).read_bytes() for n in ("export.parquet", "landing.json")}
+    import supervision.ingest as ingest_module
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("the snapshot was parsed again")
+
+    monkeypatch.setattr(ingest_module, "load_export", no_parse)
+    assert pipeline.ingest(s)["rows_read"] == len(corpus.COMMUNITIES)
+    assert {n: (work / n).read_bytes() for n in first} == first
+    # other parsing code, or another file under the same name: parsed afresh
+    monkeypatch.setattr(ingest_module, "_code_fingerprint", lambda: "changed")
+    with pytest.raises(AssertionError, match="parsed again"):
+        pipeline.ingest(s)
+
+
+def test_a_refused_snapshot_is_not_cached(tmp_path, monkeypatch):
+    """The prewarm of a bad file caches nothing: the run's ingest refuses it again, itself."""
+    [case] = [c for c in CASES if c.id == "exported_after_name_date"]  # refused by load_export
+    landing = tmp_path / "landing"
+    case.build(landing)
+    s = _settings(tmp_path, monkeypatch, landing)
+    for _ in range(2):
+        with pytest.raises((InputFileError, LandingError)):
+            pipeline.prewarm(s)
+    assert not list(pipeline.cache_dir(s).glob("export-*.parquet"))
+
+
+def test_two_readers_of_one_snapshot_parse_it_once(small_landing, tmp_path, monkeypatch):
+    """make run's prewarm and the ingest task start together: the second waits for the first's
+    parse (a lock per cache entry) and reads its result instead of parsing the file again."""
+    import threading
+    import time
+
+    import supervision.ingest as ingest_module
+    from supervision.ingest import CachedExport, load_export_cached
+
+    calls = []
+    real = ingest_module.load_export
+
+    def slow_parse(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "load_export", slow_parse)
+    cache = tmp_path / "cache"
+    results = {}
+
+    def read(name):
+        results[name] = load_export_cached(_snapshot(small_landing), load_province("hunan"),
+                                           CITIES, cache)
+
+    threads = [threading.Thread(target=read, args=(n,), name=n) for n in ("prewarm", "task")]
+    threads[0].start()
+    time.sleep(0.2)
+    threads[1].start()
+    for t in threads:
+        t.join(timeout=60)
+    assert calls == ["prewarm"]
+    assert isinstance(results["task"], CachedExport)
+    pd.testing.assert_frame_equal(results["task"].frame.reset_index(drop=True),
+                                  results["prewarm"].frame.reset_index(drop=True))
+    assert results["task"].meta() == json.loads(json.dumps(results["prewarm"].meta(), default=str))
+
+
+def test_the_export_cache_keeps_only_the_newest_entries(small_landing, tmp_path):
+    from supervision.ingest import EXPORT_CACHE_ENTRIES, load_export_cached
+
+    cache = tmp_path / "cache"
+    province = load_province("hunan")
+    for n in range(EXPORT_CACHE_ENTRIES + 2):   # each target list is another key
+        load_export_cached(_snapshot(small_landing), province, CITIES + [f"市{n}"], cache)
+    assert len(list(cache.glob("export-*.parquet"))) == EXPORT_CACHE_ENTRIES
+    assert len(list(cache.glob("export-*.json"))) == EXPORT_CACHE_ENTRIES
