@@ -200,7 +200,24 @@ def whole_product(landing: Path, month: str, work: Path, cold: bool) -> dict:
     r = timed_process(["scripts/run_month.sh", month, str(landing), str(out)], env)
     if r["returncode"] != 0:
         raise SystemExit(f"make run failed:\n{r['tail']}")
+    r["tasks"] = task_seconds()
     return r
+
+
+def task_seconds() -> dict[str, float]:
+    """The newest run's task durations, as Airflow recorded them (its metadata database)."""
+    import sqlite3
+
+    db = sqlite3.connect(ROOT / ".airflow" / "airflow.db")
+    try:
+        [run_id] = db.execute("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC "
+                              "LIMIT 1", ("renovation_supervision_monthly",)).fetchone()
+        rows = db.execute("SELECT task_id, (julianday(end_date) - julianday(start_date)) * 86400 "
+                          "FROM task_instance WHERE dag_id = ? AND run_id = ? AND start_date "
+                          "IS NOT NULL", ("renovation_supervision_monthly", run_id)).fetchall()
+    finally:
+        db.close()
+    return {task: round(seconds, 2) for task, seconds in rows if seconds is not None}
 
 
 def whole_peer(landing: Path, month: str, work: Path, product_month: Path) -> dict:
@@ -246,11 +263,17 @@ def _s(seconds: float) -> str:
     return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
 
 
+def _task_time(make_run: dict) -> str:
+    """The month's task time: its tasks' durations summed (Airflow's own records)."""
+    tasks = make_run.get("tasks")
+    return _s(sum(tasks.values())) if tasks else "–"
+
+
 def table(results: list[dict]) -> str:
     head = ("| communities | rows read | floor: pandas read | ingest | quality+load | figures | "
             "documents | whole | peak RSS | peak / floor RSS | whole / floor time | "
-            "make run (Airflow) | peer | product/peer | peer equal |")
-    lines = [head, "|" + "---|" * 15]
+            "make run (Airflow) | its task time | peer | product/peer | peer equal |")
+    lines = [head, "|" + "---|" * 16]
     for r in results:
         f, s = r["floor"], r["stages"]
         lines.append(
@@ -261,9 +284,10 @@ def table(results: list[dict]) -> str:
             f"{s['whole']['peak_rss_mib']:.0f} MiB | {s['whole']['peak_rss_mib'] / f['peak_rss_mib']:.1f}× | "
             f"{s['whole']['seconds'] / f['seconds']:.1f}× | " + (
                 f"{_s(r['make_run']['seconds'])} ({r['make_run']['peak_rss_mib']:.0f} MiB) | "
+                f"{_task_time(r['make_run'])} | "
                 f"{_s(r['peer']['seconds'])} ({r['peer']['peak_rss_mib']:.0f} MiB) | "
                 f"**{r['ratio']:.1f}×** | {'yes' if r['peer']['equal'] else 'NO'} |"
-                if "make_run" in r else "– | – | – | – |"))
+                if "make_run" in r else "– | – | – | – | – |"))
     return "\n".join(lines)
 
 
@@ -326,7 +350,9 @@ def main() -> int:
                           ratio=product["seconds"] / peer["seconds"])
             print(f"{scale:,}: make run {product['seconds']:.1f} s ({product['peak_rss_mib']:.0f} MiB), "
                   f"peer {peer['seconds']:.1f} s ({peer['peak_rss_mib']:.0f} MiB), "
-                  f"product/peer {result['ratio']:.1f}, peer equal: {peer['equal']}", flush=True)
+                  f"product/peer {result['ratio']:.1f}, peer equal: {peer['equal']}; task time "
+                  f"{_task_time(product)} ({', '.join(f'{k} {v:.1f} s' for k, v in product['tasks'].items())})",
+                  flush=True)
         suffix = "-cold" if args.cold else ""
         (RESULTS / f"{scale}-{args.format}{suffix}.json").write_text(
             json.dumps(result, ensure_ascii=False, indent=1, default=str))
