@@ -27,6 +27,7 @@ started; ``stop()`` ends each component's whole session (task processes included
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -411,6 +412,48 @@ class NativeStack:
         self._smtp = start_controller(catcher)     # on another port if this one was taken
         self.smtp_port = catcher.port
         self.env["AIRFLOW_CONN_SMTP_DEFAULT"] = _smtp_connection(self.smtp_port)
+
+
+def poll(what: str, probe, timeout: float, stack: "NativeStack", interval: float = 2.0):
+    """Call ``probe()`` (returning ``(done, seen)``) until it is done; fail with what it last saw.
+    The components must stay alive meanwhile; the deadline stretches on a busy machine."""
+    deadline = Deadline(timeout)
+    last = None
+    while not deadline.expired():
+        stack.check_alive()
+        done, last = probe()
+        if done:
+            return last
+        time.sleep(interval)
+    raise StackError(f"timed out after {deadline.describe()} waiting for {what}; last seen: {last}")
+
+
+def steward_request_ready(stack: "NativeStack", api, dag_id: str, run_id: str):
+    """A probe for :func:`poll`: the run's ``steward_approval`` request may be answered.
+
+    Only once the task has paused AND the scheduler has taken the executor's report of the
+    paused attempt. Its HITL detail exists while the task still runs (notifying the steward),
+    and an answer then, or before the scheduler has seen the paused workload end, has the task
+    resumed under the same try number; the late "success" of the paused workload then fails it
+    ("finished with state success, but the task instance's state attribute is queued/running.
+    Marking task as FAILED"; Airflow 3.3.2, issue 18). A steward takes minutes, not seconds."""
+    hitl_url = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/steward_approval/-1/hitlDetails"
+    pause_seen = re.compile(rf"TaskInstance Finished: dag_id={dag_id}, task_id=steward_approval, "
+                            rf"run_id={re.escape(run_id)},[^\n]*state=awaiting_input")
+
+    def probe():
+        run = api.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()
+        if run.get("state") == "failed":
+            raise StackError(f"the run failed before the approval: {run}\n{stack.diagnostics()}")
+        ti = api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/steward_approval").json()
+        r = api.get(hitl_url)
+        handled = pause_seen.search(stack.log_text("scheduler")) is not None
+        if r.status_code == 200 and ti.get("state") == "awaiting_input" and handled:
+            return True, r.json()
+        return False, (run.get("state"), ti.get("state"), r.status_code, r.text[:200],
+                       f"scheduler saw the paused attempt end: {handled}")
+
+    return probe
 
 
 def _smtp_connection(port: int) -> str:

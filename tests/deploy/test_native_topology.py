@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import email
 import json
-import re
 import time
 from dataclasses import dataclass
 from email.policy import default as default_policy
@@ -21,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from supervision.testing_servers import Deadline, ReportOnce
-from tests.deploy.native_stack import ComponentError, NativeStack, StackError
+from supervision.testing_servers import ReportOnce
+from tests.deploy.native_stack import ComponentError, NativeStack, StackError, poll, steward_request_ready
 from tests.independent import month_figures
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.airflow]
@@ -30,9 +29,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.airflow
 DAG_ID = "renovation_supervision_monthly"
 RUN_ID = "topology__2020-06"
 TASKS = {"ingest", "quality", "figures", "documents", "steward_approval", "send"}
-# the scheduler's log line once it has processed the executor event of the paused attempt
-PAUSE_SEEN = re.compile(rf"TaskInstance Finished: dag_id={DAG_ID}, task_id=steward_approval, "
-                        rf"run_id={RUN_ID},[^\n]*state=awaiting_input")
 ORDER = ["长沙市", "株洲市", "湘潭市", "衡阳市", "邵阳市", "岳阳市", "常德市", "张家界市", "益阳市",
          "郴州市", "永州市", "怀化市", "娄底市", "湘西自治州"]
 
@@ -45,20 +41,6 @@ class Outcome:
     hitl_before: dict
     hitl_after: dict
     seconds: dict
-
-
-def _poll(what: str, probe, timeout: float, stack: NativeStack, interval: float = 2.0):
-    """Call probe() until it returns something truthy; fail with what it last saw. The deadline
-    stretches on a busy machine (supervision.testing_servers.Deadline)."""
-    deadline = Deadline(timeout)
-    last = None
-    while not deadline.expired():
-        stack.check_alive()
-        done, last = probe()
-        if done:
-            return last
-        time.sleep(interval)
-    raise StackError(f"timed out after {deadline.describe()} waiting for {what}; last seen: {last}")
 
 
 _TOPOLOGY = ReportOnce("the native topology (tests/deploy/native_stack.py)", fixture="topology")
@@ -116,27 +98,9 @@ def _run_the_month(stack: NativeStack, sample_landing: Path, seconds: dict) -> "
     t1 = time.monotonic()
 
     hitl_url = f"/dags/{DAG_ID}/dagRuns/{RUN_ID}/taskInstances/steward_approval/-1/hitlDetails"
+    waiting_for_the_steward = steward_request_ready(stack, api, DAG_ID, RUN_ID)
 
-    def waiting_for_the_steward():
-        run = api.get(f"/dags/{DAG_ID}/dagRuns/{RUN_ID}").json()
-        if run.get("state") == "failed":
-            raise StackError(f"the run failed before the approval: {run}")
-        # answer only once the task has paused AND the scheduler has taken the executor's
-        # report of the paused attempt. Its HITL detail exists while it still runs (notifying
-        # the steward), and an answer then, or before the scheduler has seen the paused
-        # workload end, has the task resumed under the same try number; the late "success" of
-        # the paused workload then fails it ("finished with state success, but the task
-        # instance's state attribute is queued/running. Marking task as FAILED"): the run
-        # failed so in 1 of 3 runs here (issue 18). A steward takes minutes, not seconds.
-        ti = api.get(f"/dags/{DAG_ID}/dagRuns/{RUN_ID}/taskInstances/steward_approval").json()
-        r = api.get(hitl_url)
-        handled = PAUSE_SEEN.search(stack.log_text("scheduler")) is not None
-        if r.status_code == 200 and ti.get("state") == "awaiting_input" and handled:
-            return True, r.json()
-        return False, (run.get("state"), ti.get("state"), r.status_code, r.text[:200],
-                       f"scheduler saw the paused attempt end: {handled}")
-
-    hitl_before = _poll("steward_approval to wait for the steward", waiting_for_the_steward,
+    hitl_before = poll("steward_approval to wait for the steward", waiting_for_the_steward,
                         300, stack, interval=3)
     seconds["to_approval"] = time.monotonic() - t1
     approve = [o for o in hitl_before["options"] if o.lower().startswith("approv")]
@@ -148,7 +112,7 @@ def _run_the_month(stack: NativeStack, sample_landing: Path, seconds: dict) -> "
         run = api.get(f"/dags/{DAG_ID}/dagRuns/{RUN_ID}").json()
         return run.get("state") in ("success", "failed"), run
 
-    run = _poll("the run to finish", finished, 180, stack)
+    run = poll("the run to finish", finished, 180, stack)
     seconds["run"] = time.monotonic() - t1
     tis = api.get(f"/dags/{DAG_ID}/dagRuns/{RUN_ID}/taskInstances").json()["task_instances"]
     outcome = Outcome(stack, run, {t["task_id"]: t["state"] for t in tis}, hitl_before,

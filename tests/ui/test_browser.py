@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 
 import pytest
 
-from tests.deploy.native_stack import ADMIN, NativeStack, StackError
+from tests.deploy.native_stack import ADMIN, NativeStack, StackError, poll, steward_request_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.airflow]
 
@@ -24,18 +23,6 @@ RUN_ID = "browser__2020-06"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def _poll(what, probe, timeout, stack, interval=2.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        stack.check_alive()
-        done, last = probe()
-        if done:
-            return last
-        time.sleep(interval)
-    raise StackError(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {last}")
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +45,7 @@ def stack(postgres_server, sample_landing, tmp_path_factory):
     try:
         s.start(timeout=240)
         api = s.api()
-        _poll("the DAG to be parsed", lambda: (api.get(f"/dags/{DAG_ID}").status_code == 200, None),
+        poll("the DAG to be parsed", lambda: (api.get(f"/dags/{DAG_ID}").status_code == 200, None),
               180, s)
         r = api.post(f"/dags/{DAG_ID}/dagRuns", json={
             "dag_run_id": RUN_ID, "logical_date": "2020-07-02T01:00:00Z",
@@ -80,16 +67,11 @@ def stack(postgres_server, sample_landing, tmp_path_factory):
 def test_the_steward_reads_the_report_from_the_request_approves_and_sees_the_month_sent(stack, browser):
     api = stack.api()
     hitl_url = f"/dags/{DAG_ID}/dagRuns/{RUN_ID}/taskInstances/steward_approval/-1/hitlDetails"
-
-    def waiting():
-        run = api.get(f"/dags/{DAG_ID}/dagRuns/{RUN_ID}").json()
-        if run.get("state") == "failed":
-            raise StackError(f"the run failed before the approval: {run}\n{stack.diagnostics()}")
-        r = api.get(hitl_url)
-        return r.status_code == 200, r.json() if r.status_code == 200 else run.get("state")
+    # the request may be answered once the scheduler has seen the task pause (issue 18)
+    waiting = steward_request_ready(stack, api, DAG_ID, RUN_ID)
 
     try:
-        hitl = _poll("the approval request", waiting, 420, stack, interval=3)
+        hitl = poll("the approval request", waiting, 420, stack, interval=3)
         run = api.get(f"/dags/{DAG_ID}/dagRuns/{RUN_ID}").json()
         assert (run.get("note") or "").startswith("数据月 2020-06 · 快照 "), run.get("note")
         body = hitl["body"]
@@ -142,7 +124,7 @@ def test_the_steward_reads_the_report_from_the_request_approves_and_sees_the_mon
             r = api.get(f"/dags/{DAG_ID}/dagRuns/{RUN_ID}").json()
             return r.get("state") in ("success", "failed"), r
 
-        run = _poll("the run to finish", finished, 240, stack)
+        run = poll("the run to finish", finished, 240, stack)
         assert run["state"] == "success", stack.diagnostics()
         assert api.get(hitl_url).json()["chosen_options"] == ["Approve"]
 
@@ -155,7 +137,7 @@ def test_the_steward_reads_the_report_from_the_request_approves_and_sees_the_mon
             r = api.get(f"/dags/{DAG_ID}/dagRuns/{RUN_ID}").json()
             return "已批准" in (r.get("note") or ""), r.get("note")
 
-        note = _poll("the decision on the run note", noted, 30, stack)
+        note = poll("the decision on the run note", noted, 30, stack)
         assert "admin" in note and "已发送" in note
         ti = api.get(f"/dags/{DAG_ID}/dagRuns/{RUN_ID}/taskInstances/steward_approval").json()
         assert (ti.get("note") or "").startswith("数据月 2020-06 · 已批准（admin，"), ti.get("note")
