@@ -205,12 +205,14 @@ def _previous_summary(engine: Engine, month: Month) -> dict[str, Any] | None:
     """Last month's rule counts and quarantined rows per city, for the quality report."""
     if _current_load(engine, month) is None:
         return None
-    return qr.month_summary(wh.read_month(engine, "quality_findings", str(month)),
-                            wh.read_month(engine, "monthly_records", str(month)))
+    return qr.month_summary(
+        wh.read_month(engine, "quality_findings", str(month), qr.SUMMARY_COLUMNS["findings"]),
+        wh.read_month(engine, "monthly_records", str(month), qr.SUMMARY_COLUMNS["records"]))
 
 
 def check_quality(s: RunSettings) -> dict[str, Any]:
     """Run the quality rules, load the month into the warehouse, write the quality report."""
+    quality.start_gx_import()  # overlaps reading the staged files and last month's records
     meta, targets, plan, export = _staged(s)
     month = s.report_month
     programme = programme_for_month(month)

@@ -13,6 +13,8 @@ import json
 import logging
 import os
 import re
+import sys
+import threading
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -150,6 +152,20 @@ def _unreadable(cell: Any) -> dict[str, str]:
     return json.loads(cell)
 
 
+def is_in(values: pd.Series, keys: set[Any]) -> pd.Series:
+    """``values.isin(keys)`` for a text column, by set look-up: pandas first makes a pyarrow
+    scalar of each key (half a second for a year's 30,000 plan keys). As with ``isin``, a
+    missing value is in ``keys`` when ``keys`` holds a missing value."""
+    if not isinstance(values.dtype, pd.StringDtype):
+        return values.isin(keys)
+    cells = values.to_numpy(dtype=object, na_value=None)
+    found = np.fromiter((v in keys for v in cells), dtype=bool, count=len(cells))
+    missing = values.isna().to_numpy(dtype=bool)
+    if missing.any():
+        found[missing] = any(nz.is_blank(k) for k in keys if not isinstance(k, str))
+    return pd.Series(found, index=values.index)
+
+
 # --------------------------------------------------------------------------- the GX suite
 
 #: rules that look at several columns at once: the columns, by rule. GX checks one derived
@@ -199,7 +215,7 @@ def _check_frame(export: pd.DataFrame, plan_keys: set[str], snapshot_date: date,
     # a date cell that is filled but unreadable is not "missing": DATE_UNREADABLE names it
     for key in DATE_FIELDS:
         f[f"{key}_cell"] = f[key].where(f[key].notna(), unreadable.map(lambda u, k=key: u.get(k)))
-    f["matched_plan_key"] = f["plan_key"].where(f["plan_key"].isin(plan_keys))
+    f["matched_plan_key"] = f["plan_key"].where(is_in(f["plan_key"], plan_keys))
     sources = f[[f"{k}_yuan" for k in FUNDING_FIELDS]]
     planned = f["planned_invest_yuan"]
     tolerance = (planned.astype("Float64") * book.thresholds["funding_tolerance_ratio"]).clip(
@@ -213,10 +229,47 @@ def _check_frame(export: pd.DataFrame, plan_keys: set[str], snapshot_date: date,
     return f
 
 
+_gx_import: threading.Thread | None = None
+
+
+def start_gx_import() -> None:
+    """Start importing Great Expectations in a background thread (2.5 s or more, once per
+    process: mostly pydantic building GX's classes), so that it overlaps what the quality
+    stage does before the suite runs: reading the staged files and last month's records,
+    building the check frame. :func:`_gx` waits for it; an import that fails there is
+    repeated (and raises) in the task's own thread."""
+    global _gx_import  # noqa: PLW0603 - one import per process
+    if _gx_import is not None or "great_expectations" in sys.modules:
+        return
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    # the modules the stage itself imports on first use: imported here, before the thread
+    # starts, so that the two threads never import the same module at the same time
+    import pyarrow.parquet  # noqa: F401, PLC0415
+    import sqlalchemy.dialects.sqlite  # noqa: F401, PLC0415
+
+    def load() -> None:
+        try:
+            import great_expectations  # noqa: F401, PLC0415
+        except BaseException:  # noqa: BLE001, S110 - raised again by _gx, in the task's thread
+            pass
+
+    _gx_import = threading.Thread(target=load, name="gx-import", daemon=True)
+    _gx_import.start()
+
+
+def _gx() -> Any:
+    """The ``great_expectations`` module (waiting for :func:`start_gx_import`, if started)."""
+    if _gx_import is not None:
+        _gx_import.join()
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx  # noqa: PLC0415 - a long import, only inside the task
+    return gx
+
+
 def _expectations(book: RuleBook, target_cities: list[str]) -> list[Any]:
     """The suite: one expectation per rule (PHONE_INVALID: one per phone column), each carrying
     its rule id in ``meta``, its severity (critical = blocking) and its Chinese description."""
-    import great_expectations as gx  # noqa: PLC0415 - 12 s import, only inside the task
+    gx = _gx()
     from great_expectations.expectations.metadata_types import FailureSeverity  # noqa: PLC0415
     from great_expectations.expectations.row_conditions import Column  # noqa: PLC0415
 
@@ -327,11 +380,48 @@ def _stable(obj: Any) -> Any:
     return obj
 
 
+#: the check-frame columns GX reads as Arrow text, as they are: the regex expectations run
+#: pyarrow's RE2 on them (GX ``astype(str)``s the column anyway), whose ``\d`` and ``$`` are not
+#: Python's; converting them would change what PHONE_INVALID accepts.
+_ARROW_TEXT = ("impl_phone_cell", "sup_phone_cell")
+#: what GX returns for the failing rows: every row (COMPLETE), named by source_row; no
+#: unexpected values beside them and no query text (neither is read, and both cost a pass
+#: over the failing rows per expectation)
+RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["source_row"],
+                 "partial_unexpected_count": 0, "include_unexpected_rows": False,
+                 "return_unexpected_index_query": False}
+_DROPPED_RESULT_KEYS = ("unexpected_index_list", "partial_unexpected_index_list",
+                        "unexpected_index_query", "unexpected_list", "partial_unexpected_list",
+                        "partial_unexpected_counts")
+
+
+def gx_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns the suite reads, in the dtypes GX's pandas engine handles fast: numbers as
+    float64 (NaN for missing; ``ExpectColumnValuesToBeBetween`` compares a nullable Int64 /
+    Float64 column value by value in Python, a numpy column vectorised), text as numpy objects
+    (None for missing; every expectation's row filter and failing-row selection then takes a
+    few numpy blocks instead of one Arrow array per column). The values compared are the same:
+    the integers are far below 2**53 and missing stays missing."""
+    columns = {}
+    for name in expectation_columns():
+        col = frame[name]
+        if name in _ARROW_TEXT:
+            columns[name] = col
+        elif isinstance(col.dtype, (pd.Int64Dtype, pd.Float64Dtype)) or col.dtype.kind in "f":
+            columns[name] = col.to_numpy(dtype="float64", na_value=np.nan)
+        elif col.dtype.kind in "iu":
+            columns[name] = col.to_numpy()
+        else:
+            # (a Series of dtype object: from a bare array, pandas would infer Arrow text again)
+            columns[name] = pd.Series(col.to_numpy(dtype=object, na_value=None),
+                                      index=frame.index, dtype=object)
+    return pd.DataFrame(columns, index=frame.index)
+
+
 def run_gx(frame: pd.DataFrame, expectations: list[Any], suite_name: str) -> tuple[list[dict], dict]:
-    """Validate ``frame`` against ``expectations``; return the failing (rule, field, row) and
-    the result as a JSON-able dict."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations as gx  # noqa: PLC0415
+    """Validate ``frame`` (:func:`gx_frame`) against ``expectations``; return the failing
+    (rule, field, row) and the result as a JSON-able dict."""
+    gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: PLC0415
 
     for name in ("great_expectations", "great_expectations._docs_decorators"):
@@ -344,10 +434,7 @@ def run_gx(frame: pd.DataFrame, expectations: list[Any], suite_name: str) -> tup
     suite = context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations))
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name=suite_name, data=batch_definition, suite=suite))
-    result = validation.run(
-        batch_parameters={"dataframe": frame},
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["source_row"],
-                       "partial_unexpected_count": 0, "include_unexpected_rows": False})
+    result = validation.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT)
     failures = []
     for r in result.results:
         if r.exception_info and r.exception_info.get("raised_exception"):
@@ -357,15 +444,11 @@ def run_gx(frame: pd.DataFrame, expectations: list[Any], suite_name: str) -> tup
         for item in r.result.get("unexpected_index_list") or []:
             failures.append({"rule_id": m["rule_id"], "field": m["field"],
                              "source_row": int(item["source_row"])})
-    data = _stable(result.to_json_dict())
-    for r in data.get("results", []):
-        # the rows are in findings.csv and the quarantine file; keep the JSON small and diffable
-        res = r.get("result", {})
-        for key in ("unexpected_index_list", "partial_unexpected_index_list",
-                    "unexpected_index_query", "unexpected_list", "partial_unexpected_list",
-                    "partial_unexpected_counts"):
-            res.pop(key, None)
-    return failures, data
+        # the rows are in findings.csv and the quarantine file; keep the JSON small and
+        # diffable (and do not serialise thousands of row dicts only to drop them)
+        for key in _DROPPED_RESULT_KEYS:
+            r.result.pop(key, None)
+    return failures, _stable(result.to_json_dict())
 
 
 def _describe(rule_id: str, field: str, row: dict[str, Any], snapshot_date: date,
@@ -484,7 +567,7 @@ def _backwards(export: pd.DataFrame, previous: pd.DataFrame | None) -> list[dict
 
 
 def _not_in_plan(export: pd.DataFrame, plan_keys: set[str]) -> list[dict]:
-    unmatched = export[~export["plan_key"].isin(plan_keys)]
+    unmatched = export[~is_in(export["plan_key"], plan_keys)]
     return [{"rule_id": "NOT_IN_PLAN", "field": "小区名称", "source_row": int(r.source_row),
              "value": " ".join(str(v) for v in (r.city, r.county, r.name) if v) or EMPTY}
             for r in unmatched.itertuples(index=False)]
@@ -549,7 +632,7 @@ def evaluate(export: pd.DataFrame, plan: pd.DataFrame, targets: pd.DataFrame,
     plan_keys = set(plan["plan_key"])
     target_cities = list(targets["city"])
     frame = _check_frame(export, plan_keys, snapshot_date, book)
-    gx_failures, gx_result = run_gx(frame[expectation_columns()],
+    gx_failures, gx_result = run_gx(gx_frame(frame),
                                     _expectations(book, target_cities), suite_name)
     other_failures = (_plan_mismatches(export, plan) + _backwards(export, previous)
                       + _not_in_plan(export, plan_keys))

@@ -20,7 +20,7 @@ import pandas as pd
 from .documents import render
 from .months import Month
 from .outputs import write_csv, write_json
-from .quality import EMPTY, QualityResult, RuleBook
+from .quality import EMPTY, QualityResult, RuleBook, is_in
 
 GX_RESULT_PATH = "quality/gx_validation.json"
 FINDINGS_PATH = "quality/findings.csv"
@@ -36,6 +36,8 @@ FINDINGS_HEADER = ["源文件", "源文件行号", "项目编号", "市州", "�
 SEVERITY_ZH = {"blocking": "阻断", "warning": "警告"}
 SCOPE_UNIT = {"row": "条记录", "plan_row": "项", "city": "个市州", "file": "项"}
 OTHER_CITY = "（非目标市州或空）"
+#: the columns of a record the page shows (its number and place)
+SHOWN_COLUMNS = ("source_row", "project_id", "city", "county", "name")
 
 
 def rule_counts(findings: pd.DataFrame) -> dict[str, int]:
@@ -50,6 +52,11 @@ def rule_counts(findings: pd.DataFrame) -> dict[str, int]:
              + findings["value"].astype("string").fillna(""))
     keyed = findings.assign(unit=unit.fillna(other))
     return {k: int(v) for k, v in keyed.groupby("rule_id")["unit"].nunique().items()}
+
+
+#: the warehouse columns :func:`month_summary` reads (not a month's whole records)
+SUMMARY_COLUMNS = {"findings": ("rule_id", "source_row", "source_file", "city", "field", "value"),
+                   "records": ("city", "is_valid")}
 
 
 def month_summary(findings: pd.DataFrame | None, records: pd.DataFrame | None) -> dict[str, Any] | None:
@@ -117,7 +124,7 @@ def report_context(month: Month, export: pd.DataFrame, plan: pd.DataFrame, resul
     rec_city = export["city"].map(lambda c: _city_of(c, cities))
     plan_count = plan.groupby("city").size()
     matched = set(export["plan_key"].dropna())
-    missing = plan[~plan["plan_key"].isin(matched)].groupby("city").size()
+    missing = plan[~is_in(plan["plan_key"], matched)].groupby("city").size()
     warn_city = row_warnings.assign(c=row_warnings["city"].map(lambda c: _city_of(c, cities)))
     warn_rows = warn_city.groupby("c")["source_row"].nunique()
     not_in_plan = warn_city[warn_city.rule_id == "NOT_IN_PLAN"].groupby("c")["source_row"].nunique()
@@ -145,16 +152,18 @@ def report_context(month: Month, export: pd.DataFrame, plan: pd.DataFrame, resul
     keyed = f.assign(c=f["city"].map(lambda c: _city_of(c, cities)),
                      unit=f["source_row"].astype("string").fillna(
                          f["value"].astype("string").fillna("")))
-    for (rule_id, city), group in keyed.groupby(["rule_id", "c"]):
-        by_rule_city[(rule_id, city)] = int(group["unit"].nunique())
+    for (rule_id, city), n in keyed.groupby(["rule_id", "c"])["unit"].nunique().items():
+        by_rule_city[(rule_id, city)] = int(n)
     matrix = [{"id": r["id"], "blocking": r["blocking"], "total": r["count"],
                "cells": [by_rule_city.get((r["id"], c), 0) for c in names]} for r in matrix_rules]
 
     # the quarantined rows, each with its blocking findings
     blocking = f[(f.severity == "blocking")].dropna(subset=["source_row"])
     # the rows with a finding (quarantined or warned about), as dicts: a few percent of a month
-    by_row = {r["source_row"]: r for r in export[export["source_row"].isin(
-        set(f["source_row"].dropna().astype(int)))].to_dict("records")}
+    # (only the columns shown: the whole record, with its raw line, would be copied for nothing)
+    shown = [c for c in SHOWN_COLUMNS if c in export.columns]
+    by_row = {r["source_row"]: r for r in export.loc[export["source_row"].isin(
+        set(f["source_row"].dropna().astype(int))), shown].to_dict("records")}
     problems: dict[int, list[dict[str, Any]]] = {}
     for x in blocking.itertuples(index=False):
         problems.setdefault(int(x.source_row), []).append(

@@ -201,5 +201,8 @@ def query(conn_or_engine: Connection | Engine, name: str, **params: Any) -> pd.D
     return frame(conn_or_engine, sql(name), **params)
 
 
-def read_month(conn_or_engine: Connection | Engine, table: str, month: str) -> pd.DataFrame:
-    return frame(conn_or_engine, f"SELECT * FROM {table} WHERE report_month = :m", m=month)
+def read_month(conn_or_engine: Connection | Engine, table: str, month: str,
+               columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """The rows of ``month`` in ``table``: every column, or only ``columns``."""
+    names = ", ".join(columns) if columns is not None else "*"
+    return frame(conn_or_engine, f"SELECT {names} FROM {table} WHERE report_month = :m", m=month)
