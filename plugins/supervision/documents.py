@@ -18,13 +18,15 @@ import base64
 import logging
 import os
 import re
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import pandas as pd
 
@@ -93,21 +95,99 @@ class PdfWriter:
         for name in ("weasyprint", "fontTools"):
             logging.getLogger(name).setLevel(logging.ERROR)
         os.environ.setdefault("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
-        from weasyprint import HTML  # noqa: PLC0415
+        from weasyprint import CSS, HTML  # noqa: PLC0415
         from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
 
         self._html = HTML
         self._fonts = FontConfiguration()
+        share_font_files()
+        # the stylesheet every document inlines, parsed once for all of them (see write)
+        css = stylesheet(*DOCUMENT_CSS)
+        self._shared_style = SHARED_STYLE.format(css=css)
+        self._shared_css = None if _origin_matters(css) else CSS(
+            string=css, base_url=str(paths.templates_dir()), font_config=self._fonts)
         if not harfbuzz_subsetter():
             log.warning("HarfBuzz's subsetter (libharfbuzz-subset0) is not installed: embedding "
                         "the CJK fonts with fontTools takes 15-20 s per PDF instead of 0.3 s "
                         "(make fonts installs it)")
 
     def write(self, html: str, target: Path) -> Path:
+        """The PDF of ``html``. When the HTML inlines the documents' stylesheet (every
+        document does, in the ``<style>`` of ``_macros.head``), that block is taken out and the
+        stylesheet parsed once by the writer is applied instead: the same declarations in the
+        same order, so the same cascade and the same bytes (``_origin_matters``); the HTML
+        files people read keep their ``<style>``."""
+        sheets = []
+        if self._shared_css is not None and self._shared_style in html:
+            rest = html.replace(self._shared_style, "", 1)
+            if not _OTHER_STYLES.search(rest):
+                html, sheets = rest, [self._shared_css]
         document = self._html(string=html, base_url=str(paths.templates_dir()))
-        document.write_pdf(str(target), font_config=self._fonts,
+        document.write_pdf(str(target), font_config=self._fonts, stylesheets=sheets,
                            pdf_identifier=PDF_IDENTIFIER, uncompressed_pdf=False)
         return target
+
+
+#: how ``_macros.head`` inlines the documents' stylesheet (``css``)
+SHARED_STYLE = "<style>\n{css}\n</style>"
+#: another stylesheet of the document (it would cascade after the shared one, as an equal)
+_OTHER_STYLES = re.compile(r"<style|<link[^>]*stylesheet", re.I)
+
+
+def _origin_matters(css: str) -> bool:
+    """Whether applying ``css`` as a stylesheet given to WeasyPrint (origin *user*) rather than
+    from the document's ``<style>`` (origin *author*) could change anything. The cascade
+    orders user below author declarations, which changes nothing while the CSS is the only
+    author stylesheet (``write`` checks the document has no other) and has no ``!important`` (the only other author declarations are
+    ``style`` attributes, which beat it either way); at-rules that register into the
+    document's own state (counter styles, layers) or pull other sheets in are not shared."""
+    return bool(re.search(r"!\s*important|@(?:counter-style|layer|import|font-face)", css, re.I))
+
+
+#: font blobs at least this large are whole font files (a document's subsets are < 1 MB)
+SHARED_FONT_MIN_BYTES = 2 << 20
+#: whole font files kept by :func:`share_font_files` (a month uses 4 faces)
+SHARED_FONT_FILES = 8
+
+
+def share_font_files() -> None:
+    """Make WeasyPrint read each font file's bytes once per process instead of once per face
+    and document. Every PDF's ``Font`` copies the whole file of its face out of HarfBuzz
+    (``get_hb_object_data``: 19-27 MB for each Noto CJK collection, ≈ 1.2 GB of copying for a
+    month's 16 documents) only to replace it with the subset a moment later. The copy of a
+    blob is kept by the address and length of its data, with a reference to the blob, so that
+    memory stays the file's (no other blob can take its address) and the bytes returned are
+    exactly the blob's; smaller blobs (the subsets) and other calls go to WeasyPrint's own."""
+    from weasyprint.pdf import fonts as pdf_fonts  # noqa: PLC0415
+    from weasyprint.text.ffi import ffi, harfbuzz  # noqa: PLC0415
+
+    original = pdf_fonts.get_hb_object_data
+    if getattr(original, "shares_font_files", False):
+        return
+    files: dict[tuple[int, int], tuple[bytes, Any]] = {}
+
+    def get_hb_object_data(hb_object: Any, ot_color: Any = None, glyph: Any = None) -> Any:
+        if ot_color is not None:
+            return original(hb_object, ot_color, glyph)
+        blob = harfbuzz.hb_face_reference_blob(hb_object)
+        length = ffi.new("unsigned int *")
+        data = harfbuzz.hb_blob_get_data(blob, length)
+        size = int(length[0])
+        key = (int(ffi.cast("uintptr_t", data)), size)
+        if key in files:
+            harfbuzz.hb_blob_destroy(blob)
+            return files[key][0]
+        content = None if data == ffi.NULL else ffi.unpack(data, size)
+        if content is None or size < SHARED_FONT_MIN_BYTES:
+            harfbuzz.hb_blob_destroy(blob)     # after the copy: a subset's blob is its memory
+            return content
+        if len(files) >= SHARED_FONT_FILES:
+            harfbuzz.hb_blob_destroy(files.pop(next(iter(files)))[1])
+        files[key] = (content, blob)       # the blob stays referenced while its copy is kept
+        return content
+
+    get_hb_object_data.shares_font_files = True  # type: ignore[attr-defined]
+    pdf_fonts.get_hb_object_data = get_hb_object_data
 
 
 def harfbuzz_subsetter() -> bool:
@@ -856,47 +936,78 @@ def render_month(programme: Programme, month: Month, figures: pd.DataFrame,
                  writer: PdfWriter | None = None,
                  falsification: list[dict[str, Any]] | None = None) -> list[RenderedDocument]:
     """Every document of a data month into ``folder`` (HTML and PDF): the bulletin, the
-    年中/年底 bulletin of its month, and ``notices/<city code>``."""
+    年中/年底 bulletin of its month, and ``notices/<city code>``.
+
+    Without ``writer``, the PDFs are rendered by :func:`pdf_workers` processes: this one and,
+    when more than one, a pool started before the first HTML is built (its processes import
+    WeasyPrint while this one builds the documents) that takes each document as soon as its
+    HTML is ready; this process then renders what the pool has not taken yet."""
     folder.mkdir(parents=True, exist_ok=True)
-    jobs: list[tuple[str, Path, str]] = []
+    kind = completion_bulletin_kind(programme, month)
+    cities = notice_cities(figures, items)
+    workers = pdf_workers(1 + bool(kind) + len(cities)) if writer is None else 1
+    pool = PdfPool(workers - 1) if workers > 1 else None
+    rendered: list[RenderedDocument] = []
+    pending: list[tuple[str, Path]] = []
 
     def emit(document: str, html: str, stem: Path) -> None:
         stem.parent.mkdir(parents=True, exist_ok=True)
         html_path = stem.with_suffix(".html")
         html_path.write_text(html, encoding="utf-8")
-        jobs.append((document, html_path, html))
+        rendered.append(RenderedDocument(document, html_path, stem.with_suffix(".pdf")))
+        if pool is not None:
+            pool.submit(html, rendered[-1].pdf)
+        else:
+            pending.append((html, rendered[-1].pdf))
 
-    emit("monthly_bulletin", monthly_bulletin(programme, month, figures, snapshot, published,
-                                              warnings, falsification), folder / "monthly_bulletin")
-    kind = completion_bulletin_kind(programme, month)
-    if kind:
-        emit(kind, completion_bulletin(programme, month, kind, figures, snapshot, published),
-             folder / kind)
-    for name in notice_cities(figures, items):
-        code = programme.province.city(name).code
-        row = figures[figures.city == name].iloc[0]
-        emit(f"notice:{code}", supervision_notice(programme, month, row, items[items.city == name],
-                                                  snapshot, published),
-             folder / "notices" / code)
-    pdfs = [h.with_suffix(".pdf") for _, h, _ in jobs]
-    workers = pdf_workers(len(jobs)) if writer is None else 1
-    if workers > 1:
-        render_pdfs_parallel([(html, pdf) for (_, _, html), pdf in zip(jobs, pdfs)], workers)
-    else:
-        writer = writer or PdfWriter()
-        for (_, _, html), pdf in zip(jobs, pdfs):
-            writer.write(html, pdf)
-    return [RenderedDocument(d, h, pdf) for (d, h, _), pdf in zip(jobs, pdfs)]
+    try:
+        emit("monthly_bulletin", monthly_bulletin(programme, month, figures, snapshot, published,
+                                                  warnings, falsification),
+             folder / "monthly_bulletin")
+        if kind:
+            emit(kind, completion_bulletin(programme, month, kind, figures, snapshot, published),
+                 folder / kind)
+        for name in cities:
+            code = programme.province.city(name).code
+            row = figures[figures.city == name].iloc[0]
+            emit(f"notice:{code}", supervision_notice(programme, month, row,
+                                                      items[items.city == name],
+                                                      snapshot, published),
+                 folder / "notices" / code)
+        if pool is not None:
+            pool.finish()
+        else:
+            writer = writer or PdfWriter()
+            for html, pdf in pending:
+                writer.write(html, pdf)
+    finally:
+        if pool is not None:
+            pool.close()
+    return rendered
+
+
+#: below this many documents a month's PDFs are rendered in this process alone (a worker's
+#: start-up, ≈ 1.5 s, is more than it would take over)
+MIN_PARALLEL_DOCUMENTS = 4
+
+
+def usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def pdf_workers(documents: int) -> int:
-    """Processes rendering a month's PDFs: ``SUPERVISION_PDF_WORKERS`` (default 1: this
-    process), never more than the documents nor the usable cores. Measured on the shared
-    2-core machine (docs/benchmarks.md), 2 workers were slower than 1 (each worker pays the
-    ≈1.3 s import and font set-up, and the cores were busy), hence opt-in."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    wanted = min(int(os.environ.get("SUPERVISION_PDF_WORKERS") or 1), cores or 1)
-    return max(1, min(wanted, documents))
+    """Processes rendering a month's PDFs, this one included: ``SUPERVISION_PDF_WORKERS``
+    (default 1: this process alone), never more than the documents nor the usable cores, and
+    1 for fewer than :data:`MIN_PARALLEL_DOCUMENTS` documents. On the shared 2-core machine
+    (docs/documents.md, "Render time: what was tried") a second process, even started
+    before the HTML is built and with this process rendering too, costs ≈ 3 s more CPU (its
+    imports and fonts) and was not faster with the cores already busy, hence opt-in."""
+    configured = int(os.environ.get("SUPERVISION_PDF_WORKERS") or 1)
+    if configured <= 1 or documents < MIN_PARALLEL_DOCUMENTS:
+        return 1
+    return max(1, min(configured, usable_cores(), documents))
 
 
 _WORKER_WRITER: PdfWriter | None = None
@@ -907,21 +1018,90 @@ def _worker_start() -> None:
     _WORKER_WRITER = PdfWriter()
 
 
+def _worker_ready() -> None:
+    """A task that only makes the pool start its processes."""
+
+
 def _worker_write(job: tuple[str, str]) -> str:
     html, target = job
     assert _WORKER_WRITER is not None
     return str(_WORKER_WRITER.write(html, Path(target)))
 
 
-def render_pdfs_parallel(jobs: list[tuple[str, Path]], workers: int) -> None:
-    """Each (html, pdf) in a pool of ``workers`` fresh processes (spawned: nothing of the
-    calling process, Airflow's task runner included, is inherited), each with its own
-    :class:`PdfWriter`. The bytes of a PDF depend only on its HTML, so they are the same as
-    rendered in one process; the largest documents are sent first."""
-    import multiprocessing  # noqa: PLC0415
-    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """While processes are spawned, ``__main__`` shows no file nor module name, so the workers
+    do not run it again: multiprocessing re-runs the parent's main script in every spawned
+    process (under Airflow the ``airflow`` script, an import of Airflow of 2-4 s; a script
+    without a ``__name__`` guard would even start over). The workers need nothing of it."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
+    main.__dict__["__spec__"] = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
 
+
+class PdfPool:
+    """``processes`` fresh worker processes (spawned: nothing of the calling process, Airflow's
+    task runner included, is inherited) rendering PDFs, each with its own :class:`PdfWriter`,
+    and this process rendering alongside them. The processes start when the pool is made, so
+    their import of WeasyPrint overlaps whatever this process does meanwhile.
+
+    :meth:`submit` queues a document (the pool takes them in order); :meth:`finish` renders
+    the documents the pool has not started, last first, in this process, then waits for the
+    rest. The bytes of a PDF depend only on its HTML, so they are the same wherever it is
+    rendered."""
+
+    def __init__(self, processes: int) -> None:
+        import multiprocessing  # noqa: PLC0415
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+        self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_worker_start)
+        self._jobs: list[tuple[Any, str, Path]] = []
+        with _main_module_hidden():
+            for _ in range(processes):         # one process started by each: all of them now
+                self._pool.submit(_worker_ready)
+
+    def submit(self, html: str, target: Path) -> None:
+        self._jobs.append((self._pool.submit(_worker_write, (html, str(target))), html, target))
+
+    def finish(self, writer: PdfWriter | None = None) -> None:
+        """Render here what no worker has started (a cancelled job is this process's), from
+        the last document back, until the pool has taken the rest; then wait for them."""
+        for future, html, target in reversed(self._jobs):
+            if not future.cancel():
+                break                          # the pool has taken this one and every earlier
+            writer = writer or PdfWriter()
+            writer.write(html, target)
+        for future, _, _ in self._jobs:
+            if not future.cancelled():
+                future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def render_pdfs_parallel(jobs: list[tuple[str, Path]], workers: int) -> None:
+    """Each (html, pdf) rendered by ``workers`` processes, this one included (:class:`PdfPool`),
+    the largest documents first."""
     order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_start) as pool:
-        list(pool.map(_worker_write, [(jobs[i][0], str(jobs[i][1])) for i in order]))
+    if workers <= 1:
+        writer = PdfWriter()
+        for i in order:
+            writer.write(*jobs[i])
+        return
+    pool = PdfPool(workers - 1)
+    try:
+        for i in order:
+            pool.submit(*jobs[i])
+        pool.finish()
+    finally:
+        pool.close()
