@@ -66,7 +66,14 @@ def child_floor(landing: Path, month: str) -> dict:
     snap = snapshot_for(landing, Month.parse(month))
     t = time.perf_counter()
     if snap.path.suffix == ".csv":
-        frame = pd.read_csv(snap.path, header=None, dtype=str, encoding="utf-8-sig")
+        # the export's title lines have one field, its table many: name the widest line's fields
+        import csv
+        import itertools
+
+        with snap.path.open(encoding="utf-8-sig", newline="") as f:
+            width = max(len(r) for r in itertools.islice(csv.reader(f), 50))
+        frame = pd.read_csv(snap.path, header=None, names=range(width), dtype=str,
+                            encoding="utf-8-sig")
     else:
         frame = pd.read_excel(snap.path, header=None, engine="calamine", dtype=object)
     return {"seconds": time.perf_counter() - t, "peak_rss_mib": peak_rss_mib(),
