@@ -61,18 +61,22 @@ def _export(s: RunSettings, programme: Programme, targets: Targets, snapshot):
     return load_export_cached(snapshot, programme.province, list(targets.frame.city), cache_dir(s))
 
 
+def _read_inputs(s: RunSettings):
+    """The month's programme, snapshot, targets, plan registry and export (parsed or cached)."""
+    programme = programme_for_month(s.report_month)
+    snapshot = snapshot_for(s.inputs_dir, s.report_month)
+    targets = load_targets(targets_file(s.inputs_dir, programme.year), programme.province)
+    plan = _plan(s, programme, targets)
+    return programme, snapshot, targets, plan, _export(s, programme, targets, snapshot)
+
+
 def prewarm(s: RunSettings) -> dict[str, Any]:
     """Parse the month's plan registry and snapshot into the cache, and nothing else: ``make
     run`` runs this in a second process while Airflow starts, so the ingest task finds them
     parsed (it waits for a parse in progress rather than doing it twice). A file that is
     refused is not cached: the ingest task refuses it again, with the same message, in the
     run's log."""
-    month = s.report_month
-    programme = programme_for_month(month)
-    snapshot = snapshot_for(s.inputs_dir, month)
-    targets = load_targets(targets_file(s.inputs_dir, programme.year), programme.province)
-    plan = _plan(s, programme, targets)
-    export = _export(s, programme, targets, snapshot)
+    programme, snapshot, targets, plan, export = _read_inputs(s)
     log.info("prewarm %s: %s parsed (%d rows), %d plan communities", s.month, snapshot.name,
              export.rows_read, len(plan.frame))
     return {"report_month": s.month, "snapshot": snapshot.name, "rows_read": export.rows_read}
@@ -81,12 +85,7 @@ def prewarm(s: RunSettings) -> dict[str, Any]:
 def ingest(s: RunSettings) -> dict[str, Any]:
     """Read the month's snapshot, the plan registry and the targets; stage them for quality.
     File-level problems raise here, before anything is written."""
-    month = s.report_month
-    programme = programme_for_month(month)
-    snapshot = snapshot_for(s.inputs_dir, month)
-    targets = load_targets(targets_file(s.inputs_dir, programme.year), programme.province)
-    plan = _plan(s, programme, targets)
-    export = _export(s, programme, targets, snapshot)
+    programme, snapshot, targets, plan, export = _read_inputs(s)
     if s.send:  # fail fast: a run that will send needs its recipients before it publishes
         checked_recipients(s, programme, list(targets.frame.city))
     work = work_dir(s)
