@@ -99,7 +99,10 @@ def _mapped(fn: Callable[[Any], _T], values: list[Any]) -> list[_T]:
     and True apart (equal in Python, not the same cell); ``fn`` must be pure and return
     immutable values."""
     once = lru_cache(maxsize=None, typed=True)(fn)
-    return [once(v) for v in values]
+    try:
+        return list(map(once, values))
+    except TypeError:  # an unhashable cell (none is read from a file; a caller's list may)
+        return [fn(v) for v in values]
 
 
 def _iso(d: date | None) -> str | None:

@@ -17,8 +17,10 @@ import io
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import compress
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, TypeVar
 
 import yaml
 
@@ -43,6 +45,8 @@ _NUMBERED_NOTE = re.compile(r"^(\d{1,2}|[一二三四五六七八九十]{1,2}|\(
 _COUNT = re.compile(r"^共?(\d+)(个|项|条)(小区|项目|记录)?$")
 _HEADER_MARKS = re.compile(r"[*※]")
 _BRACKETED = re.compile(r"\([^)]*\)")
+
+_R = TypeVar("_R")
 
 _ZIP = b"PK\x03\x04"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -576,6 +580,119 @@ def _classify(cells: list[Any], identity_cols: list[int], data_cols: list[int],
     return None
 
 
+# --------------------------------------------------------------------------- the row screen
+
+#: screen the rows column by column before classifying them one by one (False: every row goes
+#: through :func:`_classify`, the reference the tests compare the screen with)
+SCREEN_ROWS = True
+#: below this many rows the screen is not worth its set-up
+_SCREEN_MIN_ROWS = 200
+
+
+def _per_cell(fn: Callable[[Any], _R], cells: list[Any]) -> list[_R]:
+    """``[fn(v) for v in cells]`` with ``fn`` evaluated once per distinct cell (``typed``: 1,
+    1.0 and True stay apart); ``fn`` must be pure. An unhashable cell is evaluated directly."""
+    once = lru_cache(maxsize=None, typed=True)(fn)
+    try:
+        return list(map(once, cells))
+    except TypeError:
+        return [fn(v) for v in cells]
+
+
+def _blank_cell(value: Any) -> bool:
+    return value is None or (value.__class__ is str and value == "") or nz.is_blank(value)
+
+
+def _column_of(rows: list[list[Any]], col: int, which: list[int] | None = None,
+               shortest: int | None = None) -> list[Any]:
+    """Column ``col`` of ``rows[i]`` for each ``i`` of ``which`` (all rows when None), None
+    past a row's end. ``shortest``: the length of the shortest row, when known."""
+    if which is not None and len(which) != len(rows):
+        rows = [rows[i] for i in which]
+    if shortest is None:
+        shortest = min(map(len, rows), default=0)
+    if col < shortest:  # every row reaches the column: taken at C speed
+        return list(map(itemgetter(col), rows))
+    return [row[col] if col < len(row) else None for row in rows]
+
+
+def _empty_to_none(cells: list[Any]) -> list[Any]:
+    """The cells with "" read as empty (None)."""
+    try:
+        return list(map({"": None}.get, cells, cells))
+    except TypeError:  # an unhashable cell
+        return [None if v.__class__ is str and v == "" else v for v in cells]
+
+
+def _all_blank(rows: list[list[Any]], cols: Iterable[int], which: list[int]) -> list[int]:
+    """The rows of ``which`` whose cells in ``cols`` are all blank, column after column: a
+    row leaves the search at its first non-blank cell, so a record row costs a cell or two."""
+    for col in cols:
+        if not which:
+            break
+        blank = _per_cell(_blank_cell, _column_of(rows, col, which))
+        which = list(compress(which, blank))
+    return which
+
+
+def _cardinality(rows: list[list[Any]], col: int, sample: int = 2000) -> int:
+    cells = _column_of(rows, col, list(range(min(len(rows), sample))))
+    try:
+        return len(set(cells))
+    except TypeError:
+        return len(cells)
+
+
+def _screen(rows: list[list[Any]], width: int, identity_cols: list[int], data_cols: list[int],
+            header_keys: dict[int, str]) -> list[int]:
+    """The rows (indices into ``rows``) that :func:`_classify` could skip or that could be
+    blank: every other row is a record. Each test is a necessary condition of one reason,
+    computed column-wise on distinct cells:
+
+    - blank: every cell blank (exact);
+    - no_data: every data cell blank (exact);
+    - header: ``_repeats_header`` needs at least ``need`` of the header columns to repeat their
+      header, so at most ``len - need`` may miss: among any ``len - need + 1`` of them one
+      repeats its header (the columns with the fewest distinct cells are taken);
+    - summary: every non-blank identity cell reads as a total (合计…) or a count (共12个);
+    - note: the non-blank identity cells all equal the row's first cell, which starts like a
+      注 line: so every identity cell is blank or one of them starts like a 注 line.
+
+    The rows found go through :func:`_classify` itself: the screen decides nothing but which
+    rows need the full test."""
+    n = len(rows)
+    every = list(range(n))
+    shortest = min(map(len, rows), default=0)
+    maybe = set(_all_blank(rows, range(width), every))
+    maybe.update(_all_blank(rows, data_cols, every))
+    h = len(header_keys)
+    need = max(2, h // 2)
+    if h >= 2 and h - need >= 0:
+        cheapest = sorted(header_keys, key=lambda c: _cardinality(rows, c))[:h - need + 1]
+        for col in cheapest:
+            target = header_keys[col]
+            hits = _per_cell(lambda v, t=target: v.__class__ is str and header_key(v) == t,
+                             _column_of(rows, col, shortest=shortest))
+            maybe.update(compress(every, hits))
+    if identity_cols:
+        total_like = [True] * n
+        note_like = [False] * n
+        identity_blank = [True] * n
+        for col in identity_cols:
+            keys = _per_cell(nz.key, _column_of(rows, col, shortest=shortest))
+            total_like = [t and (not k or _summary_like(k) or _COUNT.match(k) is not None)
+                          for t, k in zip(total_like, keys)]
+            note_like = [t or (k.startswith(_NOTE_PREFIXES) or _NUMBERED_NOTE.match(k) is not None)
+                         for t, k in zip(note_like, keys)]
+            identity_blank = [b and not k for b, k in zip(identity_blank, keys)]
+        maybe.update(compress(every, total_like))
+        maybe.update(compress(every, note_like))
+        maybe.update(compress(every, identity_blank))
+    else:  # nothing makes a row a record for sure: every row is looked at
+        return every
+    return sorted(maybe)
+
+
 def _table_from_grid(path: Path, kind: str, sheet: _Sheet,
                      header: tuple[int, dict[int, str], int], encoding: str | None,
                      delimiter: str | None) -> Table:
@@ -618,34 +735,41 @@ def _table_from_grid(path: Path, kind: str, sheet: _Sheet,
                for r, cells in enumerate(grid[:header_index]) if _row_text(cells)]
     keys = list(by_field)
     first_cols = [cols[0] for cols in by_field.values()]
-    data: dict[str, list[Any]] = {"source_row": [], **{k: [] for k in keys}}
-    appenders = [data[k].append for k in keys]
-    add_row = data["source_row"].append
     summary_rows: list[SummaryRow] = []
-    unlabelled_with_data: set[int] = set()
-    blank = nonblank_rows = 0
-    for r in range(header_index + header_rows, len(grid)):
-        cells = grid[r]
+    # the rows below the header, each as wide as the widest (None past its end, as _cell reads it)
+    body = [r if len(r) >= width else r + [None] * (width - len(r))
+            for r in grid[header_index + header_rows:]]
+    start = header_index + header_rows + 1        # the 1-based row of body[0]
+    if SCREEN_ROWS and len(body) >= _SCREEN_MIN_ROWS:
+        look_at = _screen(body, width, identity_cols, data_cols, header_keys)
+    else:
+        look_at = range(len(body))
+    not_records: set[int] = set()
+    blank = 0
+    for i in look_at:
+        cells = body[i]
         if all(c == "" or c is None or nz.is_blank(c) for c in cells):
             blank += 1
+            not_records.add(i)
             continue
-        nonblank_rows += 1
         reason = _classify(cells, identity_cols, data_cols, header_keys)
         if reason:
-            skipped.append(SkippedRow(r + 1, reason, _row_text(cells)))
+            not_records.add(i)
+            skipped.append(SkippedRow(start + i, reason, _row_text(cells)))
             if reason == "summary":
                 summary_rows.append(SummaryRow(
-                    r + 1, {k: _cell(cells, cols[0]) for k, cols in by_field.items()},
+                    start + i, {k: _cell(cells, cols[0]) for k, cols in by_field.items()},
                     _row_text(cells)))
-            continue
-        add_row(r + 1)
-        n = len(cells)
-        for append, c in zip(appenders, first_cols):
-            value = cells[c] if c < n else None
-            append(None if value.__class__ is str and value == "" else value)
-        for c in unknown_cols:
-            if c < len(cells) and not nz.is_blank(cells[c]) and not label(c):
-                unlabelled_with_data.add(c)
+    nonblank_rows = len(body) - blank
+    kept = [i for i in range(len(body)) if i not in not_records] if not_records else range(len(body))
+    records = [body[i] for i in kept]
+    data: dict[str, list[Any]] = {"source_row": [start + i for i in kept]}
+    shortest = min(map(len, records), default=0)
+    for key, col in zip(keys, first_cols):  # column by column: "" is an empty cell
+        data[key] = _empty_to_none(_column_of(records, col, shortest=shortest))
+    everyone = list(range(len(records)))
+    unlabelled_with_data = {c for c in unknown_cols if not label(c)
+                            and len(_all_blank(records, [c], everyone)) < len(records)}
     below = [s for s in skipped if s.reason != "title"]
     n_records = len(data["source_row"])
     if nonblank_rows != n_records + len(below):  # pragma: no cover - the invariant itself

@@ -1,0 +1,134 @@
+"""The row screen of ``readers`` (issue 17): it only chooses which rows go through
+``_classify``, so a table read with it must equal the table read without it, on every file of
+the hostile-input corpus and on generated mixes of awkward rows (the screen forced on even for
+a handful of rows, where it is normally not worth its set-up)."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from supervision import readers
+from supervision.errors import InputFileError
+from tests.fixtures.corpus import CASES
+from tests.supervision.test_readers import HEADER, _xlsx
+
+KINDS = {"targets": "targets", "plan": "plan", "exports": "export"}
+
+
+def _read(path, kind, screen: bool):
+    readers.SCREEN_ROWS = screen
+    try:
+        return dataclasses.asdict(readers.read_table(path, kind))
+    except InputFileError as exc:
+        return ("refused", str(exc))
+    finally:
+        readers.SCREEN_ROWS = True
+
+
+@pytest.fixture
+def screen_always(monkeypatch):
+    monkeypatch.setattr(readers, "_SCREEN_MIN_ROWS", 0)
+
+
+def _both(path, kind):
+    reference, screened = _read(path, kind, False), _read(path, kind, True)
+    assert screened == reference
+    return screened
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_every_corpus_file_reads_the_same_with_the_screen(case, tmp_path, screen_always):
+    landing = tmp_path / "landing"
+    case.build(landing)
+    files = [(p, KINDS[p.parent.name]) for p in sorted(landing.rglob("*"))
+             if p.suffix.lower() in (".xlsx", ".csv") and p.parent.name in KINDS]
+    assert files
+    for path, kind in files:
+        _both(path, kind)
+
+
+# rows that come close to each reason without being one, and rows that are one
+_ROWS = st.sampled_from([
+    "record", "blank", "note", "summary", "count_summary", "seq_only", "header",
+    "half_header", "almost_half_header", "id_note", "id_total", "id_count", "no_id",
+    "no_id_note", "merged_note", "spaces", "fullwidth_header", "header_with_id",
+])
+
+
+def _line(kind: str, n: int) -> list:
+    record = [n, f"P{n}", "长沙市", "芙蓉区", f"小区{n}", "未开工", None, None, 10, 0,
+              "2020-06-20", "已审核"]
+    half = len(HEADER) // 2
+    if kind == "record":
+        return record
+    if kind == "blank":
+        return [None, "  ", ""]
+    if kind == "note":
+        return [f"注：第{n}条说明，数据以系统为准。"]
+    if kind == "summary":
+        return ["合计", None, None, None, f"{n}个小区", None, None, None, 100, 10]
+    if kind == "count_summary":
+        return ["合计", f"共{n}个", None, None, None, None, None, None, 100, 10]
+    if kind == "seq_only":
+        return [n]
+    if kind == "header":
+        return list(HEADER)
+    if kind == "half_header":      # exactly half the header repeated: a header row
+        return list(HEADER[:half]) + record[half:]
+    if kind == "almost_half_header":  # one short of half: a record
+        return list(HEADER[:half - 1]) + record[half - 1:]
+    if kind == "id_note":          # its 项目编号 reads like a 注 line: a record
+        return [None, "注：以系统为准的说明文字很长"] + record[2:]
+    if kind == "id_total":
+        return ["合计", "合计"] + [None] * 6 + [100, 10]
+    if kind == "id_count":
+        return [None, f"{n}个小区"] + [None] * 6 + [100, 10]
+    if kind == "no_id":            # no 项目编号, but data: a record? (_classify decides)
+        return [n, None] + record[2:]
+    if kind == "no_id_note":
+        return ["说明：以下数据为初步统计结果，仅供参考使用", None, None, None]
+    if kind == "merged_note":      # a merged 注 cell repeated across the row
+        return ["注：本表数据截至月底统计口径"] * 4
+    if kind == "spaces":           # the identity cell only spaces
+        return [n, "   "] + record[2:]
+    if kind == "fullwidth_header":  # the header in full-width letters and with spaces
+        return [f" {h} " for h in HEADER]
+    return [n, "项目编号"] + list(HEADER[2:])   # header_with_id
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(titles=st.integers(0, 3), lines=st.lists(_ROWS, min_size=1, max_size=30),
+       as_csv=st.booleans())
+def test_generated_rows_read_the_same_with_the_screen(tmp_path, screen_always, titles, lines,
+                                                      as_csv):
+    grid = [[f"标题{i}"] for i in range(titles)] + [HEADER]
+    grid += [_line(kind, n) for n, kind in enumerate(lines)]
+    grid.append(["1", "PLAST"] + ["x"] * 10)   # at least one record
+    path = tmp_path / ("e_2020-07-01.csv" if as_csv else "e_2020-07-01.xlsx")
+    if as_csv:
+        path.write_text("\n".join(",".join("" if c is None else str(c) for c in r) for r in grid),
+                        encoding="utf-8")
+    else:
+        _xlsx(path, grid)
+    table = _both(path, "export")
+    assert isinstance(table, dict), table  # read, not refused
+
+
+def test_the_screen_looks_at_few_rows_of_a_clean_export(tmp_path, monkeypatch):
+    """What the screen is for: of 1,000 clean records with a 合计 and a 注 line, only those two
+    rows (and the blank one) go through the row-by-row test."""
+    grid = [["导出"], HEADER]
+    grid += [[n, f"P{n}", "长沙市", "芙蓉区", f"小区{n}", "未开工", None, None, 10, 0,
+              "2020-06-20", "已审核"] for n in range(1000)]
+    grid += [[None], ["合计", None, None, None, "1000个小区"], ["注：数据以系统为准。"]]
+    path = _xlsx(tmp_path / "e_2020-07-01.xlsx", grid)
+    seen = []
+    classify = readers._classify
+    monkeypatch.setattr(readers, "_classify", lambda cells, *a: seen.append(cells) or classify(cells, *a))
+    table = readers.read_table(path, "export")
+    assert table.rows_read == 1000
+    assert [s.reason for s in table.skipped] == ["title", "summary", "note"]
+    assert len(seen) == 2          # the blank row is counted without it
