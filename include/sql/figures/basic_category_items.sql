@@ -8,7 +8,7 @@
 -- regardless of the record's dates and money).
 -- Parameters: programme_year, report_month, basic_share_num, basic_share_den.
 WITH recs AS (
-    SELECT t.city_order, p.city, p.county, p.name, p.plan_key, r.project_id, r.is_valid,
+    SELECT r.source_row, t.city_order, p.city, p.county, p.name, p.plan_key, r.project_id, r.is_valid,
            r.basic_items, r.improve_items, r.upgrade_items, r.planned_invest_yuan,
            COALESCE(r.central_subsidy_yuan, 0) + COALESCE(r.central_budget_yuan, 0)
                + COALESCE(r.provincial_subsidy_yuan, 0) AS central_provincial_yuan,
@@ -36,3 +36,6 @@ WHERE basic_count = 0
    OR (central_provincial_yuan > 0
        AND basic_count * :basic_share_den
            < :basic_share_num * (basic_count + improve_count + upgrade_count))
+-- in export order: SQLite then reads the records through (report_month, source_row), the order
+-- they are stored in, not plan_key order (random pages: superlinear once the month outgrows the cache)
+ORDER BY source_row

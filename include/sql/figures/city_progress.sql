@@ -26,24 +26,39 @@ WITH community AS (
     FROM plan_communities p
     LEFT JOIN monthly_records c
            ON c.report_month = :report_month AND c.plan_key = p.plan_key AND c.is_valid
-    WHERE p.programme_year = :programme_year
+    -- "+ 0": the year's plan scanned in the order it is stored, not through the plan_key index
+    -- (rows in plan_key order are random pages: superlinear once the plan outgrows the cache)
+    WHERE p.programme_year + 0 = :programme_year
+),
+-- summed per city before the targets are joined (not an automatic index over every community)
+community_sums AS (
+    SELECT m.city,
+           COUNT(*)                                         AS plan_count,
+           SUM(m.households)                                AS plan_households,
+           SUM(m.started)                                   AS started_count,
+           SUM(m.started * COALESCE(m.households, 0))       AS started_households,
+           SUM(m.finished)                                  AS finished_count,
+           SUM(m.planned_invest_yuan)                       AS planned_invest_yuan,
+           SUM(m.done_invest_yuan)                          AS done_invest_yuan,
+           SUM(m.timely)                                    AS timely_count
+    FROM community m
+    GROUP BY m.city
 ),
 per_city AS (
     SELECT t.city,
            t.city_order,
            t.target_count,
-           COUNT(m.city)                                           AS plan_count,
-           COALESCE(SUM(m.households), 0)                          AS plan_households,
-           COALESCE(SUM(m.started), 0)                             AS started_count,
-           COALESCE(SUM(m.started * COALESCE(m.households, 0)), 0) AS started_households,
-           COALESCE(SUM(m.finished), 0)                            AS finished_count,
-           COALESCE(SUM(m.planned_invest_yuan), 0)                 AS planned_invest_yuan,
-           COALESCE(SUM(m.done_invest_yuan), 0)                    AS done_invest_yuan,
-           COALESCE(SUM(m.timely), 0)                              AS timely_count
+           COALESCE(m.plan_count, 0)          AS plan_count,
+           COALESCE(m.plan_households, 0)     AS plan_households,
+           COALESCE(m.started_count, 0)       AS started_count,
+           COALESCE(m.started_households, 0)  AS started_households,
+           COALESCE(m.finished_count, 0)      AS finished_count,
+           COALESCE(m.planned_invest_yuan, 0) AS planned_invest_yuan,
+           COALESCE(m.done_invest_yuan, 0)    AS done_invest_yuan,
+           COALESCE(m.timely_count, 0)        AS timely_count
     FROM targets t
-    LEFT JOIN community m ON m.city = t.city
+    LEFT JOIN community_sums m ON m.city = t.city
     WHERE t.programme_year = :programme_year
-    GROUP BY t.city, t.city_order, t.target_count
 )
 SELECT city, city_order, target_count, plan_count, plan_households, started_count,
        started_households, finished_count, planned_invest_yuan, done_invest_yuan, timely_count

@@ -10,3 +10,6 @@ FROM monthly_records r
 JOIN plan_communities p ON p.programme_year = :programme_year AND p.plan_key = r.plan_key
 JOIN targets t ON t.programme_year = p.programme_year AND t.city = p.city
 WHERE r.report_month = :report_month AND r.elevators > 0 AND r.status = '已开工'
+-- in export order: SQLite then reads the records through (report_month, source_row), the order
+-- they are stored in, not plan_key order (random pages: superlinear once the month outgrows the cache)
+ORDER BY r.source_row

@@ -20,13 +20,16 @@ WITH matched AS (
     JOIN plan_communities p ON p.programme_year = :programme_year AND p.plan_key = r.plan_key
     JOIN targets t ON t.programme_year = p.programme_year AND t.city = p.city
     WHERE r.report_month = :report_month
+      -- always true (row numbers start at 1); it makes SQLite read the month's records through
+      -- the key (report_month, source_row), in the order they are stored, not in plan_key order
+      AND r.source_row > 0
 ),
 items AS (
     SELECT t.city_order, p.city, p.county, p.name, p.plan_key, NULL AS project_id,
            'MISSING_FROM_EXPORT' AS reason, 1 AS reason_order, NULL AS detail
     FROM plan_communities p
     JOIN targets t ON t.programme_year = p.programme_year AND t.city = p.city
-    WHERE p.programme_year = :programme_year
+    WHERE p.programme_year + 0 = :programme_year  -- the plan in stored order (city_progress.sql)
       AND NOT EXISTS (SELECT 1 FROM monthly_records r
                       WHERE r.report_month = :report_month AND r.plan_key = p.plan_key)
     UNION ALL

@@ -13,6 +13,7 @@ LEFT JOIN (
     JOIN monthly_records r
       ON r.report_month = :report_month AND r.plan_key = p.plan_key AND r.is_valid
     WHERE p.programme_year = :programme_year
+      AND r.source_row > 0   -- always true; records read in stored order (overdue_items.sql)
       AND r.status IN ('已开工', '已完工')
       AND r.start_date > :window_after AND r.start_date <= :month_end
     GROUP BY p.city
