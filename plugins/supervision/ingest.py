@@ -514,9 +514,15 @@ def _cut_long_cells(table: Table) -> list[tuple[int, str, int]]:
     1 MB address reaches neither the warehouse nor a report), as (record index, field, length)."""
     limit = limits().max_cell_chars
     out = []
-    for key, cells in table.data.items():
+    for key, cells in list(table.data.items()):
         if key == "source_row":
             continue
+        if not isinstance(cells, list):  # a csv's column, stored as Arrow strings
+            import pyarrow.compute as pc
+
+            if (pc.max(pc.utf8_length(cells)).as_py() or 0) <= limit:
+                continue
+            cells = table.data[key] = cells.to_pylist()
         # the longest text cell of the column, at C speed (a national export: 10 million cells)
         texts = compress(cells, map(isinstance, cells, repeat(str)))
         if max(map(len, texts), default=0) <= limit:
@@ -528,22 +534,32 @@ def _cut_long_cells(table: Table) -> list[tuple[int, str, int]]:
     return out
 
 
-def _raw_json(table: Table) -> list[str]:
-    """Each record's non-blank cells as written, under the file's own headers (JSON)."""
+#: records turned into raw JSON at a time (a csv's stored columns become Python a block at a time)
+RAW_BLOCK = 20_000
+
+
+def _raw_json(table: Table) -> pd.Series:
+    """Each record's non-blank cells as written, under the file's own headers (JSON), a block
+    of records at a time, as a string column."""
     headers = list(table.columns.values())
-    out = []
-    for values in zip(*(table.column(key) for key in table.columns)):
-        cells = {}
-        for header, v in zip(headers, values):
-            if v is None:
-                continue
-            if v.__class__ is str:  # most cells: text kept as written unless it is only spaces
-                if v.strip():
-                    cells[header] = v
-            elif not nz.is_blank(v):
-                cells[header] = _cell_text(v)
-        out.append(json.dumps(cells, ensure_ascii=False, sort_keys=False))
-    return out
+    parts = []
+    for block in table.column_blocks(list(table.columns), RAW_BLOCK):
+        out = []
+        for values in zip(*block):
+            cells = {}
+            for header, v in zip(headers, values):
+                if v is None:
+                    continue
+                if v.__class__ is str:  # most cells: text kept as written unless only spaces
+                    if v.strip():
+                        cells[header] = v
+                elif not nz.is_blank(v):
+                    cells[header] = _cell_text(v)
+            out.append(json.dumps(cells, ensure_ascii=False, sort_keys=False))
+        parts.append(pd.Series(out))
+    if not parts:
+        return pd.Series([], dtype=object)
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def _officers(table: Table, officer: str, phone: str) -> tuple[list, list]:
@@ -597,16 +613,19 @@ def load_export(snapshot: Snapshot, province: Province,
                      f"{snapshot.taken_on.isoformat()}：数据可能比快照日期旧。")
     unreadable = _Unreadable(n)
     unreadable.too_long(long_cells, table)
+    # each column becomes a pandas column as soon as it is parsed, and its Python values go
+    # (a national export's cells are never all Python objects at once)
     cols: dict[str, Any] = {
-        "source_file": [snapshot.name] * n,
-        "source_row": table.column("source_row"),
+        "source_file": pd.Series([snapshot.name] * n),
+        "source_row": pd.Series(table.column("source_row")),
     }
     for key in TEXT_FIELDS:  # a name, an address or an id is seldom repeated: nothing to share
         unique = key in ("project_id", "name", "address")
-        cols[key] = ([nz.text(v) for v in table.column(key)] if unique
-                     else _mapped(nz.text, table.column(key)))
+        values = ([nz.text(v) for v in table.column(key)] if unique
+                  else _mapped(nz.text, table.column(key)))
+        cols[key] = values if key in ("county", "name") else pd.Series(values)
     for key in CODE_FIELDS:
-        cols[key] = _mapped(lambda v: nz.key(v) or None, table.column(key))
+        cols[key] = pd.Series(_mapped(lambda v: nz.key(v) or None, table.column(key)))
     cols["city"] = _mapped(lambda v: _city(v, province), table.column("city"))
     if target_cities is not None and not set(cols["city"]) & set(target_cities):
         found = sorted({c for c in cols["city"] if c}, key=cols["city"].index)
@@ -614,26 +633,33 @@ def load_export(snapshot: Snapshot, province: Province,
             snapshot.path, f"no target city of {province.name} in column "
                            f"{table.columns['city']} (found: {', '.join(found[:8]) or 'nothing'}"
                            f"{' …' if len(found) > 8 else ''}); is it another province's export?")
-    cols["plan_key"] = [plan_key(c, k, m) if c and k and m else None
-                        for c, k, m in zip(cols["city"], cols["county"], cols["name"])]
+    cols["plan_key"] = pd.Series([plan_key(c, k, m) if c and k and m else None
+                                  for c, k, m in zip(cols["city"], cols["county"], cols["name"])])
+    for key in ("city", "county", "name"):
+        cols[key] = pd.Series(cols[key])
     cols["households"] = pd.array(unreadable.parse(table, "households", nz.households), dtype="Int64")
     cols["buildings"] = pd.array(unreadable.parse(table, "buildings", nz.buildings), dtype="Int64")
     cols["area"] = pd.array(unreadable.parse(table, "area", nz.area), dtype="Float64")
     cols["built_year"] = pd.array(unreadable.parse(table, "built", nz.year_of, "built_year"),
                                   dtype="Int64")
     for key in DATE_FIELDS:
-        cols[key] = [_iso(d) for d in unreadable.parse(table, key, nz.parse_date)]
+        cols[key] = pd.Series([_iso(d) for d in unreadable.parse(table, key, nz.parse_date)])
     for key in MONEY_FIELDS:
         cols[f"{key}_yuan"] = pd.array(unreadable.parse(table, key, nz.money_yuan), dtype="Int64")
     cols["elevators"] = pd.array(unreadable.parse(table, "elevators", nz.elevators), dtype="Int64")
-    cols["impl_officer"], cols["impl_phone"] = _officers(table, "impl_officer", "impl_phone")
-    cols["sup_officer"], cols["sup_phone"] = _officers(table, "sup_officer", "sup_phone")
+    for role in ("impl", "sup"):
+        names, phones = _officers(table, f"{role}_officer", f"{role}_phone")
+        cols[f"{role}_officer"], cols[f"{role}_phone"] = pd.Series(names), pd.Series(phones)
+        del names, phones
     reported = unreadable.parse(table, "reported_at", nz.parse_datetime)
-    cols["reported_at"] = [d.isoformat(sep=" ") if d else None for d in reported]
-    cols["reported_date"] = [d.date().isoformat() if d else None for d in reported]
+    cols["reported_at"] = pd.Series([d.isoformat(sep=" ") if d else None for d in reported])
+    cols["reported_date"] = pd.Series([d.date().isoformat() if d else None for d in reported])
+    del reported
     reviewed = unreadable.parse(table, "reviewed_at", nz.parse_datetime)
-    cols["reviewed_at"] = [d.isoformat(sep=" ") if d else None for d in reviewed]
-    cols["unreadable"] = unreadable.column()
+    cols["reviewed_at"] = pd.Series([d.isoformat(sep=" ") if d else None for d in reviewed])
+    del reviewed
+    cols["unreadable"] = pd.Series(unreadable.column())
+    del unreadable
     cols["raw"] = _raw_json(table)
     checks = summary_checks(table)
     table.release()  # every cell is parsed: the table keeps the file's shape, not its cells

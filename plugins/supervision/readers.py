@@ -20,7 +20,7 @@ from functools import lru_cache
 from itertools import compress
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import yaml
 
@@ -156,14 +156,33 @@ class Table:
     rows_read: int = 0                            # records read (kept when data is released)
 
     def column(self, key: str) -> list[Any]:
-        """One field's cells, record by record (None throughout for a field the file lacks)."""
-        return self.data[key] if key in self.data else [None] * self.rows_read
+        """One field's cells, record by record (None throughout for a field the file lacks).
+        A csv's columns are stored as Arrow strings and given as a new list on each call."""
+        if key not in self.data:
+            return [None] * self.rows_read
+        cells = self.data[key]
+        return cells if isinstance(cells, list) else cells.to_pylist()
+
+    def column_blocks(self, keys: list[str], size: int) -> Iterator[list[list[Any]]]:
+        """The columns ``keys`` a block of ``size`` records at a time (so that a csv's stored
+        columns are never all Python objects at once)."""
+        for first in range(0, self.rows_read, size):
+            block = []
+            for key in keys:
+                cells = self.data.get(key)
+                if cells is None:
+                    block.append([None] * min(size, self.rows_read - first))
+                elif isinstance(cells, list):
+                    block.append(cells[first:first + size])
+                else:
+                    block.append(cells.slice(first, size).to_pylist())
+            yield block
 
     @property
     def records(self) -> list[dict[str, Any]]:
         """The records as dicts ("source_row" plus field keys), built on each call."""
         keys = list(self.data)
-        return [dict(zip(keys, values)) for values in zip(*self.data.values())]
+        return [dict(zip(keys, values)) for values in zip(*(self.column(k) for k in keys))]
 
     def release(self) -> None:
         """Drop the cells once they are parsed (the counts and the file's shape stay)."""
@@ -231,21 +250,20 @@ def _parse_csv(content: str, delimiter: str, limit: int | None = None,
     return grid
 
 
-def _unclosed_quote(path: Path, kind: str, grid: list[list[Any]], starts: list[int],
-                    delimiter: str) -> None:
+def _unclosed_quote(path: Path, kind: str, head: list[list[Any]], spanning: dict[int, list[Any]],
+                    starts: dict[int, int], delimiter: str) -> None:
     """Refuse a csv in which a quote opening a cell is never closed where the cell should end:
     the cell then swallows the following records (and the 合计 line) and they are silently
     lost. The sign: a cell holding line breaks whose inner lines carry as many delimiters as a
     record (at least half the header's), which a real multi-line cell (an address on two lines)
     never does."""
-    header = _find_header(grid[:HEADER_SEARCH_ROWS], kind)
-    width = max(len(grid[header[0]]) if header else 0, 2)
+    header = _find_header(head, kind)
+    width = max(len(head[header[0]]) if header else 0, 2)
     need = max(1, (width - 1) // 2)
-    # only records spanning several lines can hold a line break (the record count against the
-    # line count: a clean file has one record per line, and nothing to look at)
-    multi = [r for r in range(len(grid)) if r + 1 == len(grid) or starts[r + 1] - starts[r] > 1]
-    for r in multi:
-        cells = grid[r]
+    # only records spanning several lines can hold a line break (a clean file has one record
+    # per line, and nothing to look at); the last record is looked at too
+    for r in sorted(spanning):
+        cells = spanning[r]
         for c, cell in enumerate(cells):
             if "\n" not in cell and "\r" not in cell:
                 continue
@@ -256,8 +274,8 @@ def _unclosed_quote(path: Path, kind: str, grid: list[list[Any]], starts: list[i
             line = starts[r] + sum(len(x.splitlines()) - 1 if x else 0 for x in cells[:c])
             span = len(cell.splitlines())
             label = ""
-            if header and r > header[0] and c < len(grid[header[0]]):
-                label = f" ({_as_written(grid[header[0]][c])})"
+            if header and r > header[0] and c < len(head[header[0]]):
+                label = f" ({_as_written(head[header[0]][c])})"
             totals = [ln for ln in records if _summary_like(nz.key(ln.split(delimiter)[0]) or "")]
             summary = bool(totals)
             records = [ln for ln in records if ln not in totals]
@@ -270,12 +288,12 @@ def _unclosed_quote(path: Path, kind: str, grid: list[list[Any]], starts: list[i
 
 
 def _read_csv_grid(path: Path, kind: str) -> tuple[list[list[Any]], str, str]:
-    data = path.read_bytes()
-    if not data.strip():
-        raise InputFileError(path, "the file is empty")
-    content, encoding = _decode_csv(path, data)
-    if not content.strip().strip("\ufeff"):
-        raise InputFileError(path, "the file is empty")
+    """The whole csv as Python rows (the reference of :func:`_read_csv_sheet`)."""
+    sheet, encoding, delimiter = _read_csv_sheet(path, kind, columnar=False)
+    return sheet.grid, encoding, delimiter
+
+
+def _choose_delimiter(content: str, kind: str) -> str:
     # the delimiter is the one under which the header matches the most fields (a sniffer is
     # easily fooled by title lines and by commas inside Chinese text)
     best, best_score = ",", -1
@@ -288,13 +306,159 @@ def _read_csv_grid(path: Path, kind: str) -> tuple[list[list[Any]], str, str]:
         score = len(set(found[1].values())) if found else 0
         if score > best_score:
             best, best_score = delimiter, score
-    starts: list[int] = []
+    return best
+
+
+#: csv rows kept as Python lists at the top of a file (where the header is looked for); the
+#: rows below are stored column by column as Arrow strings, a block of rows at a time
+HEAD_ROWS = HEADER_SEARCH_ROWS + 2
+#: the first record stored as Arrow (the tests store every record, from 0)
+_ARROW_FROM = HEAD_ROWS
+_BLOCK_ROWS = 50_000
+
+
+def _read_csv_sheet(path: Path, kind: str, columnar: bool = True) -> tuple[_Sheet, str, str]:
+    """A csv file as a sheet. With ``columnar``, only the first :data:`HEAD_ROWS` records are
+    Python lists; the others are kept as Arrow string columns (``None`` past a record's end),
+    so that a national export's 10 million cells are not 10 million Python objects."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputFileError(path, "the file is empty")
+    content, encoding = _decode_csv(path, data)
+    del data
+    if not content.strip().strip("\ufeff"):
+        raise InputFileError(path, "the file is empty")
+    best = _choose_delimiter(content, kind)
+    if csv.field_size_limit() < len(content) + 1:
+        csv.field_size_limit(len(content) + 1)
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=best)
+    grid: list[list[Any]] = []
+    block: list[list[Any]] = []
+    blocks: list[list[Any]] = []
+    # records spanning several lines (the only ones that can hide an unclosed quote), by index
+    spanning: dict[int, list[Any]] = {}
+    starts: dict[int, int] = {}
+    line = 1
+    r, row = -1, []
     try:
-        grid = _parse_csv(content, best, starts=starts)
+        for r, row in enumerate(reader):
+            end = reader.line_num
+            if end > line:           # this record spans lines line..end
+                spanning[r] = row
+                starts[r] = line
+            line = end + 1
+            if not columnar or r < HEAD_ROWS:
+                grid.append(row)
+            if not columnar or r < _ARROW_FROM:
+                continue
+            block.append(row)
+            if len(block) == _BLOCK_ROWS:
+                blocks.append(_arrow_block(block))
+                block = []
     except csv.Error as exc:
         raise InputFileError(path, f"is not a well-formed csv file ({exc})") from exc
-    _unclosed_quote(path, kind, grid, starts, best)
-    return grid, encoding, best
+    del reader, content
+    if block:
+        blocks.append(_arrow_block(block))
+    if r >= 0 and r not in spanning:  # the last record is always looked at (as before)
+        spanning[r] = row
+        starts[r] = line - 1
+    _unclosed_quote(path, kind, grid[:HEADER_SEARCH_ROWS], spanning, starts, best)
+    body = _ArrowRows.from_blocks(blocks) if blocks else None
+    return _Sheet(None, True, grid, body, _ARROW_FROM), encoding, best
+
+
+def _arrow_block(rows: list[list[Any]]) -> list[Any]:
+    """A block of csv records as Arrow string columns (None past a record's end)."""
+    import pyarrow as pa
+    from itertools import zip_longest
+
+    return [pa.array(column, type=pa.string()) for column in zip_longest(*rows)]
+
+
+class _ArrowRows:
+    """Records below a csv's head, column by column: ``cells(col, which)`` gives a column (or
+    the cells of some records) as Python values, ``rows(which)`` whole records; a record
+    shorter than the widest has None past its end, as :func:`_cell` reads it."""
+
+    def __init__(self, columns: list[Any], n: int):
+        self.columns, self.n = columns, n
+
+    @classmethod
+    def from_blocks(cls, blocks: list[list[Any]]) -> "_ArrowRows":
+        import pyarrow as pa
+
+        width = max(len(b) for b in blocks)
+        columns = []
+        for c in range(width):
+            columns.append(pa.chunked_array(
+                [b[c] if c < len(b) else pa.nulls(len(b[0]), pa.string()) for b in blocks],
+                type=pa.string()))
+        return cls(columns, sum(len(b[0]) for b in blocks))
+
+    def prepend(self, rows: list[list[Any]]) -> "_ArrowRows":
+        """These Python rows above the stored ones (the head's rows below the header)."""
+        import pyarrow as pa
+
+        if not rows:
+            return self
+        width = max(len(self.columns), max(len(r) for r in rows))
+        padded = [list(r) + [None] * (width - len(r)) for r in rows]
+        columns = []
+        for c in range(width):
+            top = pa.array([r[c] for r in padded], type=pa.string())
+            rest = self.columns[c] if c < len(self.columns) else pa.chunked_array(
+                [pa.nulls(self.n, pa.string())])
+            columns.append(pa.chunked_array([top, *rest.chunks], type=pa.string()))
+        return _ArrowRows(columns, self.n + len(rows))
+
+    def tail(self, first: int) -> "_ArrowRows":
+        """The rows from ``first`` on."""
+        if not first:
+            return self
+        return _ArrowRows([c.slice(first) for c in self.columns], max(0, self.n - first))
+
+    @property
+    def width(self) -> int:
+        return len(self.columns)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def cells(self, col: int, which: list[int] | None = None) -> list[Any]:
+        import pyarrow as pa
+
+        if col >= len(self.columns):
+            return [None] * (self.n if which is None else len(which))
+        column = self.columns[col]
+        if which is not None and len(which) != self.n:
+            column = column.take(pa.array(which, type=pa.int64()))
+        return column.to_pylist()
+
+    def rows(self, which: list[int]) -> list[list[Any]]:
+        import pyarrow as pa
+
+        index = pa.array(which, type=pa.int64())
+        columns = [c.take(index).to_pylist() for c in self.columns]
+        return [list(r) for r in zip(*columns)] if columns else [[] for _ in which]
+
+    def select(self, keep: list[int]) -> "_ArrowRows":
+        import pyarrow as pa
+
+        if len(keep) == self.n:
+            return self
+        index = pa.array(keep, type=pa.int64())
+        return _ArrowRows([c.take(index) for c in self.columns], len(keep))
+
+    def records(self, col: int) -> Any:
+        """Column ``col``, "" read as empty (null), still Arrow (see :meth:`Table.column`)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if col >= len(self.columns):
+            return pa.chunked_array([pa.nulls(self.n, pa.string())])
+        column = self.columns[col]
+        return pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
 
 
 @dataclass
@@ -302,6 +466,8 @@ class _Sheet:
     name: str | None
     visible: bool
     grid: list[list[Any]]
+    body: _ArrowRows | None = None     # a csv's records below its head (see _read_csv_sheet)
+    body_from: int = 0                 # the index of the body's first row
 
 
 def _fill_merged(grid: list[list[Any]], ranges) -> None:
@@ -585,6 +751,8 @@ def _classify(cells: list[Any], identity_cols: list[int], data_cols: list[int],
 #: screen the rows column by column before classifying them one by one (False: every row goes
 #: through :func:`_classify`, the reference the tests compare the screen with)
 SCREEN_ROWS = True
+#: keep a csv's records as Arrow columns (False: Python rows, the reference of the tests)
+COLUMNAR_CSV = True
 #: below this many rows the screen is not worth its set-up
 _SCREEN_MIN_ROWS = 200
 
@@ -624,28 +792,51 @@ def _empty_to_none(cells: list[Any]) -> list[Any]:
         return [None if v.__class__ is str and v == "" else v for v in cells]
 
 
-def _all_blank(rows: list[list[Any]], cols: Iterable[int], which: list[int]) -> list[int]:
+class _ListRows:
+    """Records as Python lists, each padded to the table's width (the interface of
+    :class:`_ArrowRows`)."""
+
+    def __init__(self, rows: list[list[Any]], width: int):
+        self.list, self.width = rows, width
+
+    def __len__(self) -> int:
+        return len(self.list)
+
+    def cells(self, col: int, which: list[int] | None = None) -> list[Any]:
+        return _column_of(self.list, col, which, shortest=self.width)
+
+    def rows(self, which: list[int]) -> list[list[Any]]:
+        return [self.list[i] for i in which]
+
+    def select(self, keep: list[int]) -> "_ListRows":
+        return self if len(keep) == len(self.list) else _ListRows(self.rows(keep), self.width)
+
+    def records(self, col: int) -> list[Any]:
+        return _empty_to_none(self.cells(col))
+
+
+def _all_blank(body: Any, cols: Iterable[int], which: list[int]) -> list[int]:
     """The rows of ``which`` whose cells in ``cols`` are all blank, column after column: a
     row leaves the search at its first non-blank cell, so a record row costs a cell or two."""
     for col in cols:
         if not which:
             break
-        blank = _per_cell(_blank_cell, _column_of(rows, col, which))
+        blank = _per_cell(_blank_cell, body.cells(col, which))
         which = list(compress(which, blank))
     return which
 
 
-def _cardinality(rows: list[list[Any]], col: int, sample: int = 2000) -> int:
-    cells = _column_of(rows, col, list(range(min(len(rows), sample))))
+def _cardinality(body: Any, col: int, sample: int = 2000) -> int:
+    cells = body.cells(col, list(range(min(len(body), sample))))
     try:
         return len(set(cells))
     except TypeError:
         return len(cells)
 
 
-def _screen(rows: list[list[Any]], width: int, identity_cols: list[int], data_cols: list[int],
+def _screen(body: Any, width: int, identity_cols: list[int], data_cols: list[int],
             header_keys: dict[int, str]) -> list[int]:
-    """The rows (indices into ``rows``) that :func:`_classify` could skip or that could be
+    """The rows (indices into ``body``) that :func:`_classify` could skip or that could be
     blank: every other row is a record. Each test is a necessary condition of one reason,
     computed column-wise on distinct cells:
 
@@ -660,26 +851,25 @@ def _screen(rows: list[list[Any]], width: int, identity_cols: list[int], data_co
 
     The rows found go through :func:`_classify` itself: the screen decides nothing but which
     rows need the full test."""
-    n = len(rows)
+    n = len(body)
     every = list(range(n))
-    shortest = min(map(len, rows), default=0)
-    maybe = set(_all_blank(rows, range(width), every))
-    maybe.update(_all_blank(rows, data_cols, every))
+    maybe = set(_all_blank(body, range(width), every))
+    maybe.update(_all_blank(body, data_cols, every))
     h = len(header_keys)
     need = max(2, h // 2)
     if h >= 2 and h - need >= 0:
-        cheapest = sorted(header_keys, key=lambda c: _cardinality(rows, c))[:h - need + 1]
+        cheapest = sorted(header_keys, key=lambda c: _cardinality(body, c))[:h - need + 1]
         for col in cheapest:
             target = header_keys[col]
             hits = _per_cell(lambda v, t=target: v.__class__ is str and header_key(v) == t,
-                             _column_of(rows, col, shortest=shortest))
+                             body.cells(col))
             maybe.update(compress(every, hits))
     if identity_cols:
         total_like = [True] * n
         note_like = [False] * n
         identity_blank = [True] * n
         for col in identity_cols:
-            keys = _per_cell(nz.key, _column_of(rows, col, shortest=shortest))
+            keys = _per_cell(nz.key, body.cells(col))
             total_like = [t and (not k or _summary_like(k) or _COUNT.match(k) is not None)
                           for t, k in zip(total_like, keys)]
             note_like = [t or (k.startswith(_NOTE_PREFIXES) or _NUMBERED_NOTE.match(k) is not None)
@@ -716,7 +906,7 @@ def _table_from_grid(path: Path, kind: str, sheet: _Sheet,
         k, cols = next(iter(duplicated.items()))
         written = ", ".join(f"{label(c)!r} (column {_column_letter(c)})" for c in cols)
         raise InputFileError(path, f"{written} are all read as {spec.field(k).canonical}; keep one")
-    width = max((len(r) for r in grid), default=0)
+    width = max(max((len(r) for r in grid), default=0), sheet.body.width if sheet.body else 0)
     unknown_cols = [c for c in range(width) if c not in mapping]
     labels = [label(c) for c in unknown_cols if label(c)]
     missing = [s for s in spec.fields if s.required and s.key not in by_field]
@@ -736,18 +926,21 @@ def _table_from_grid(path: Path, kind: str, sheet: _Sheet,
     keys = list(by_field)
     first_cols = [cols[0] for cols in by_field.values()]
     summary_rows: list[SummaryRow] = []
-    # the rows below the header, each as wide as the widest (None past its end, as _cell reads it)
-    body = [r if len(r) >= width else r + [None] * (width - len(r))
-            for r in grid[header_index + header_rows:]]
-    start = header_index + header_rows + 1        # the 1-based row of body[0]
+    start = header_index + header_rows + 1        # the 1-based row of the first record
+    under = header_index + header_rows          # the index of the first row below the header
+    if sheet.body is not None:  # a csv: the head's rows below the header, then the stored ones
+        body: Any = sheet.body.tail(max(0, under - sheet.body_from)).prepend(
+            grid[under:sheet.body_from])
+    else:  # each row as wide as the widest (None past its end, as _cell reads it)
+        body = _ListRows([r if len(r) >= width else r + [None] * (width - len(r))
+                          for r in grid[header_index + header_rows:]], width)
     if SCREEN_ROWS and len(body) >= _SCREEN_MIN_ROWS:
         look_at = _screen(body, width, identity_cols, data_cols, header_keys)
     else:
-        look_at = range(len(body))
+        look_at = list(range(len(body)))
     not_records: set[int] = set()
     blank = 0
-    for i in look_at:
-        cells = body[i]
+    for i, cells in zip(look_at, body.rows(look_at)):
         if all(c == "" or c is None or nz.is_blank(c) for c in cells):
             blank += 1
             not_records.add(i)
@@ -761,12 +954,12 @@ def _table_from_grid(path: Path, kind: str, sheet: _Sheet,
                     start + i, {k: _cell(cells, cols[0]) for k, cols in by_field.items()},
                     _row_text(cells)))
     nonblank_rows = len(body) - blank
-    kept = [i for i in range(len(body)) if i not in not_records] if not_records else range(len(body))
-    records = [body[i] for i in kept]
-    data: dict[str, list[Any]] = {"source_row": [start + i for i in kept]}
-    shortest = min(map(len, records), default=0)
+    kept = [i for i in range(len(body)) if i not in not_records]
+    records = body.select(kept)
+    del body
+    data: dict[str, Any] = {"source_row": [start + i for i in kept]}
     for key, col in zip(keys, first_cols):  # column by column: "" is an empty cell
-        data[key] = _empty_to_none(_column_of(records, col, shortest=shortest))
+        data[key] = records.records(col)
     everyone = list(range(len(records)))
     unlabelled_with_data = {c for c in unknown_cols if not label(c)
                             and len(_all_blank(records, [c], everyone)) < len(records)}
@@ -790,6 +983,11 @@ def _has_content(grid: list[list[Any]]) -> bool:
     return any(not nz.is_blank(c) for row in grid for c in row)
 
 
+def _body_has_content(body: _ArrowRows) -> bool:
+    every = list(range(len(body)))
+    return len(_all_blank(body, range(body.width), every)) < len(body)
+
+
 def read_table(path: Path, kind: str) -> Table:
     """Read one input table of ``kind`` ("targets", "plan" or "export") from xlsx or csv.
 
@@ -803,13 +1001,14 @@ def read_table(path: Path, kind: str) -> Table:
     suffix = path.suffix.lower()
     encoding = delimiter = None
     if suffix == ".csv":
-        grid, encoding, delimiter = _read_csv_grid(path, kind)
-        sheets = [_Sheet(None, True, grid)]
+        sheet, encoding, delimiter = _read_csv_sheet(path, kind, columnar=COLUMNAR_CSV)
+        sheets = [sheet]
     elif suffix == ".xlsx":
         sheets = _read_xlsx_sheets(path)
     else:
         raise InputFileError(path, f"unsupported file type {suffix!r} (expected .xlsx or .csv)")
-    if not any(_has_content(s.grid) for s in sheets):
+    if not any(_has_content(s.grid) or (s.body is not None and _body_has_content(s.body))
+               for s in sheets):
         raise InputFileError(path, "the file is empty (no cell has a value)")
     complete, partial, hidden = [], [], []
     required = {s.key for s in spec.fields if s.required}

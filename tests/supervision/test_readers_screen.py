@@ -1,7 +1,9 @@
-"""The row screen of ``readers`` (issue 17): it only chooses which rows go through
-``_classify``, so a table read with it must equal the table read without it, on every file of
-the hostile-input corpus and on generated mixes of awkward rows (the screen forced on even for
-a handful of rows, where it is normally not worth its set-up)."""
+"""The row screen and the columnar csv store of ``readers`` (issue 17). The screen only chooses
+which rows go through ``_classify``, and the store only keeps a csv's records as Arrow columns
+instead of Python rows: a table read with them must equal the table read without them, on every
+file of the hostile-input corpus and on generated mixes of awkward rows. Both are forced on even
+for a handful of rows (the screen from the first row, every csv record stored, blocks of two
+records), where they are normally not used."""
 from __future__ import annotations
 
 import dataclasses
@@ -18,29 +20,36 @@ from tests.supervision.test_readers import HEADER, _xlsx
 KINDS = {"targets": "targets", "plan": "plan", "exports": "export"}
 
 
-def _read(path, kind, screen: bool):
-    readers.SCREEN_ROWS = screen
+def _read(path, kind, fast: bool):
+    readers.SCREEN_ROWS = readers.COLUMNAR_CSV = fast
     try:
-        return dataclasses.asdict(readers.read_table(path, kind))
+        table = readers.read_table(path, kind)
     except InputFileError as exc:
         return ("refused", str(exc))
     finally:
-        readers.SCREEN_ROWS = True
+        readers.SCREEN_ROWS = readers.COLUMNAR_CSV = True
+    columns = {k: table.column(k) for k in table.data}   # Arrow columns as Python values
+    blocks = [b for b in table.column_blocks(list(table.data), 3)]
+    assert [sum((blk[i] for blk in blocks), []) for i in range(len(table.data))] == \
+        list(columns.values()) or not table.rows_read
+    return {**dataclasses.asdict(dataclasses.replace(table, data={})), "data": columns}
 
 
 @pytest.fixture
 def screen_always(monkeypatch):
     monkeypatch.setattr(readers, "_SCREEN_MIN_ROWS", 0)
+    monkeypatch.setattr(readers, "_ARROW_FROM", 0)
+    monkeypatch.setattr(readers, "_BLOCK_ROWS", 2)
 
 
 def _both(path, kind):
-    reference, screened = _read(path, kind, False), _read(path, kind, True)
-    assert screened == reference
-    return screened
+    reference, fast = _read(path, kind, False), _read(path, kind, True)
+    assert fast == reference
+    return fast
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_every_corpus_file_reads_the_same_with_the_screen(case, tmp_path, screen_always):
+def test_every_corpus_file_reads_the_same_with_the_screen_and_store(case, tmp_path, screen_always):
     landing = tmp_path / "landing"
     case.build(landing)
     files = [(p, KINDS[p.parent.name]) for p in sorted(landing.rglob("*"))
@@ -102,7 +111,7 @@ def _line(kind: str, n: int) -> list:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(titles=st.integers(0, 3), lines=st.lists(_ROWS, min_size=1, max_size=30),
        as_csv=st.booleans())
-def test_generated_rows_read_the_same_with_the_screen(tmp_path, screen_always, titles, lines,
+def test_generated_rows_read_the_same_with_the_screen_and_store(tmp_path, screen_always, titles, lines,
                                                       as_csv):
     grid = [[f"标题{i}"] for i in range(titles)] + [HEADER]
     grid += [_line(kind, n) for n, kind in enumerate(lines)]
