@@ -377,27 +377,30 @@ def load_plan(path: Path, province: Province, target_cities: list[str]) -> Plan:
         raise InputFileError(path, "; ".join(problems[:10])
                              + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""))
     unreadable = _Unreadable(n)
-    impl = [nz.split_person_phone(v) for v in table.column("impl_contact")]
-    sup = [nz.split_person_phone(v) for v in table.column("sup_contact")]
-    frame = pd.DataFrame({
-        "source_file": [path.name] * n,
-        "source_row": table.column("source_row"),
-        "city": cities,
-        "county": [nz.text(v) for v in table.column("county")],
-        "street": [nz.text(v) for v in table.column("street")],
-        "address": [nz.text(v) for v in table.column("address")],
-        "name": [nz.text(v) for v in table.column("name")],
-        "households": pd.array(unreadable.parse(table, "households", nz.households), dtype="Int64"),
-        "buildings": pd.array(unreadable.parse(table, "buildings", nz.buildings), dtype="Int64"),
-        "area": pd.array(unreadable.parse(table, "area", nz.area), dtype="Float64"),
-        "built_year": pd.array(unreadable.parse(table, "built", nz.year_of, "built_year"), dtype="Int64"),
-        "ownership": [nz.text(v) for v in table.column("ownership")],
-        "planned_content": [nz.text(v) for v in table.column("planned_content")],
-        "impl_officer": [p[0] for p in impl],
-        "impl_phone": [p[1] for p in impl],
-        "sup_officer": [p[0] for p in sup],
-        "sup_phone": [p[1] for p in sup],
-    })
+    # each column a pandas column as soon as it is parsed (see load_export)
+    columns: dict[str, Any] = {
+        "source_file": pd.Series([path.name] * n),
+        "source_row": pd.Series(table.column("source_row")),
+        "city": pd.Series(cities),
+    }
+    del cities
+    for key in ("county", "street", "address", "name"):
+        columns[key] = pd.Series([nz.text(v) for v in table.column(key)])
+    columns["households"] = pd.array(unreadable.parse(table, "households", nz.households),
+                                     dtype="Int64")
+    columns["buildings"] = pd.array(unreadable.parse(table, "buildings", nz.buildings), dtype="Int64")
+    columns["area"] = pd.array(unreadable.parse(table, "area", nz.area), dtype="Float64")
+    columns["built_year"] = pd.array(unreadable.parse(table, "built", nz.year_of, "built_year"),
+                                     dtype="Int64")
+    for key in ("ownership", "planned_content"):
+        columns[key] = pd.Series([nz.text(v) for v in table.column(key)])
+    for role in ("impl", "sup"):
+        people = [nz.split_person_phone(v) for v in table.column(f"{role}_contact")]
+        columns[f"{role}_officer"] = pd.Series([p[0] for p in people])
+        columns[f"{role}_phone"] = pd.Series([p[1] for p in people])
+        del people
+    frame = pd.DataFrame(columns)
+    del columns
     frame["unreadable"] = unreadable.column()
     missing_name = frame[frame["name"].isna() | frame["county"].isna()]
     if not missing_name.empty:
