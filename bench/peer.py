@@ -4,6 +4,14 @@ write it. None of the product's code is imported (only its configuration files, 
 data: the header aliases and the programme year). No per-row Python loop touches records;
 Python loops run over the ~15 cities and the ~6 rules only.
 
+Reading: the plan and xlsx exports with pandas.read_excel (calamine); a csv export's title lines
+with the csv module and its body with pyarrow's csv reader. Text is normalised (NFKC, then all
+whitespace removed) like the product does, but only where needed: pyarrow finds the texts NFKC
+could change (few: full-width digits, the ideographic space), Python's unicodedata normalises
+just the distinct ones of those, and RE2 removes the whitespace. Parsing (dates, amounts,
+numbers) runs on a column's distinct values, mapped back by position (pd.factorize + take).
+Last month's export is used for the per-city counts only (its overdue items are not built).
+
     python bench/peer.py LANDING MONTH OUT_DIR [--compare PRODUCT_MONTH_DIR]
 
 With --compare, the two csv files are compared cell by cell with the product's and every
@@ -12,15 +20,21 @@ differing cell is printed; the exit status is 1 when any differ.
 from __future__ import annotations
 
 import argparse
+import codecs
+import csv
 import re
 import sys
 import time
+import unicodedata
 from datetime import date, timedelta
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,74 +54,240 @@ REASONS = list(REASON_TEXT)
 
 # --------------------------------------------------------------------------- reading
 
+def _ranges(chars) -> str:
+    """An RE2 character class of these code points."""
+    runs: list[list[int]] = []
+    for cp in sorted(map(ord, chars)):
+        if runs and runs[-1][1] == cp - 1:
+            runs[-1][1] = cp
+        else:
+            runs.append([cp, cp])
+    return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in runs) + "]"
+
+
+def _nfkc_stable() -> str:
+    """RE2 for a text NFKC leaves as it is: every character one of the BMP's that has no
+    compatibility or canonical decomposition, is no mark (combining class 0, category not M)
+    and is never the second of a canonical composition: such a text has nothing to decompose,
+    reorder or compose. ASCII and the CJK ideographs are among them; full-width forms and the
+    ideographic space are not."""
+    chars = [chr(cp) for cp in range(0x10000) if not 0xD800 <= cp <= 0xDFFF]
+    second = {c for ch in chars for c in unicodedata.normalize("NFD", ch)[1:]}
+    return "^" + _ranges(c for c in chars if c not in second and unicodedata.combining(c) == 0
+                         and not unicodedata.category(c).startswith("M")
+                         and unicodedata.normalize("NFKD", c) == c) + "*$"
+
+
+NFKC_STABLE = _nfkc_stable()
+SPACE = _ranges(filter(str.isspace, map(chr, range(0x110000)))) + "+"  # Python's \s, for RE2
+
+
+def arrow(s: pd.Series) -> pa.Array:
+    """The column as one Arrow array (pyarrow compiles a regex once per chunk, and the csv
+    reader makes a chunk per block)."""
+    a = pa.array(s)
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+
+
 def norm(s: pd.Series) -> pd.Series:
-    """NFKC, all whitespace removed; missing stays missing."""
-    return s.astype("string").str.normalize("NFKC").str.replace(r"\s+", "", regex=True)
+    """NFKC, all whitespace removed; missing stays missing. NFKC is Python's unicodedata, run
+    on the distinct texts it could change only (pyarrow's utf8_normalize does not compose);
+    whitespace (Python's \\s) is removed with RE2."""
+    t = s.astype("string")
+    changing = pc.invert(pc.match_substring_regex(arrow(t), NFKC_STABLE)).fill_null(False)
+    changing = changing.to_numpy(zero_copy_only=False)
+    if changing.any():
+        sub = t[changing]
+        codes, uniques = pd.factorize(sub)
+        nfkc = pd.Series(uniques, dtype="string").str.normalize("NFKC")
+        t = t.copy()
+        t[changing] = nfkc.array.take(codes, allow_fill=True)
+    out = pc.replace_substring_regex(arrow(t), SPACE, "")
+    return pd.Series(pd.arrays.ArrowStringArray(out), index=s.index, name=s.name)
 
 
-def grid(path: Path) -> pd.DataFrame:
-    if path.suffix == ".csv":
-        raw = path.read_bytes()
-        try:
-            raw.decode("utf-8-sig")
-            enc = "utf-8-sig"
-        except UnicodeDecodeError:
-            enc = "gb18030"
-        return pd.read_csv(path, header=None, dtype=str, encoding=enc, keep_default_na=False,
-                           names=range(200), engine="c").dropna(axis=1, how="all")
-    return pd.read_excel(path, header=None, engine="calamine", dtype=str)
+def extract(s: pd.Series, pattern: str) -> pd.DataFrame:
+    """``s.str.extract(pattern)`` with pyarrow's RE2 (pandas runs Python's re on every cell);
+    ``pattern`` spells digits \\p{Nd}, which is Python's \\d."""
+    groups = pc.extract_regex(arrow(s), pattern)
+    fields = {i: pc.struct_field(groups, [i]) for i in range(groups.type.num_fields)}
+    return pd.DataFrame({i: pd.arrays.ArrowStringArray(
+        pc.if_else(pc.is_valid(groups), f, pa.scalar(None, f.type))) for i, f in fields.items()},
+        index=s.index)
+
+
+def starts_numbered(s: pd.Series) -> pd.Series:
+    """``s.str.match(r"^\\d+、")`` with RE2 (missing: False)."""
+    hit = pc.match_substring_regex(arrow(s), r"^\p{Nd}+、")
+    return pd.Series(hit.fill_null(False).to_numpy(zero_copy_only=False), index=s.index)
+
+
+def member(s: pd.Series, values: pd.Series) -> pd.Series:
+    """``s.isin(values)`` for a long ``values`` (pyarrow's is_in; pandas builds a Python object
+    per value). Missing matches missing, as in isin."""
+    found = pc.is_in(arrow(s), value_set=arrow(values))
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=s.index)
+
+
+def distinct(f):
+    """``f`` computed on the distinct non-missing values of a column only, then mapped back by
+    position (pd.factorize + take): a code column of 300,000 cells has a few dozen distinct
+    values. Missing stays missing."""
+    def on_distinct(s: pd.Series) -> pd.Series:
+        codes, uniques = pd.factorize(s)
+        out = f(pd.Series(uniques, dtype=s.dtype))
+        return pd.Series(out.array.take(codes, allow_fill=True), index=s.index, name=s.name)
+    on_distinct.__doc__ = f.__doc__
+    return on_distinct
+
+
+def _first_filled(fields: list) -> str | None:
+    return next((v for v in fields if v != ""), None)
+
+
+def _droppable(first: str | None) -> bool:
+    """A line the table drops anyway (blank, 合计, 注, a numbered note)."""
+    if first is None:
+        return True
+    t = norm(pd.Series([first])).iloc[0]
+    return t.startswith("合计") or t.startswith("注") or re.match(r"^\d+、", t) is not None
+
+
+def csv_grid(path: Path, find_header) -> tuple[list, pd.DataFrame]:
+    """(header line, the lines below it) of a csv export. The lines above the header (title
+    lines, one field each) are read with the csv module, the header found among the first 50
+    non-blank ones; the body goes to pyarrow's csv reader as text columns. A body line with
+    another number of fields than the header is skipped when it is one the table drops anyway
+    (the 合计 line, a note, a blank line) and refused otherwise."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+        utf8 = True
+    except UnicodeDecodeError:
+        text = raw.decode("gb18030")
+        utf8 = False
+    ends, records, pos = [], [], 0
+
+    def tracked():  # the file's lines, ``pos`` after the last one given
+        nonlocal pos
+        while pos < len(text):
+            end = text.find("\n", pos)
+            end = len(text) if end < 0 else end + 1
+            line, pos = text[pos:end], end
+            yield line
+    for rec in csv.reader(tracked()):
+        if rec:
+            records.append(rec)
+            ends.append(pos)
+            if len(records) == 50:
+                break
+    h = find_header(pd.DataFrame(records).replace("", np.nan))
+    header = records[h]
+    width = len(header)
+
+    def bad_line(row) -> str:
+        if _droppable(_first_filled(next(csv.reader([row.text]), []))):
+            return "skip"
+        return "error"
+    if utf8:  # the body's bytes as they are (after the BOM and the lines above)
+        data = memoryview(raw)[raw.startswith(codecs.BOM_UTF8) * 3 + len(text[:ends[h]].encode("utf-8")):]
+    else:
+        data = text[ends[h]:].encode("utf-8")
+    body = pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(column_names=[str(i) for i in range(width)]),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=bad_line),
+        convert_options=pacsv.ConvertOptions(column_types={str(i): pa.string() for i in range(width)},
+                                             null_values=[""], strings_can_be_null=True))
+    body = body.to_pandas().set_axis(range(width), axis=1)
+    return header, body.set_axis(body.index + h + 1)
 
 
 def table(path: Path, kind: str) -> pd.DataFrame:
     """The rows below the header line, columns named by the alias table; title, blank, 合计,
-    注 and repeated header lines dropped. Keeps the 1-based source row."""
+    注 and repeated header lines dropped. Keeps the 1-based source row (blank csv lines not
+    counted)."""
     aliases = yaml.safe_load((CONFIG / "header_aliases.yaml").read_text("utf-8"))[kind]["fields"]
     lookup = {norm(pd.Series([h])).iloc[0]: f for f, spec in aliases.items() for h in spec["headers"]}
-    g = grid(path)
-    g = g.replace("", np.nan)
-    names = g.head(50).apply(norm)  # the header is among the first lines
-    hits = names.isin(list(lookup)).sum(axis=1)
-    h = int(hits.idxmax())
-    header = names.iloc[h].map(lookup)
-    body = g.iloc[h + 1:]
-    body.columns = header.fillna("_").to_numpy()
+
+    def find_header(top: pd.DataFrame) -> int:  # the header is among the first lines
+        return int(top.apply(norm).isin(list(lookup)).sum(axis=1).idxmax())
+    if path.suffix == ".csv":
+        header, body = csv_grid(path, find_header)
+        header = pd.Series(header).replace("", np.nan)
+    else:
+        g = pd.read_excel(path, header=None, engine="calamine", dtype=str)
+        for c in g.columns:
+            g[c] = g[c].mask(g[c] == "")
+        h = find_header(g.head(50))
+        header, body = g.iloc[h], g.iloc[h + 1:]
+    names = norm(header).map(lookup).fillna("_").to_numpy()
+    first = body.iloc[:, 0]
+    for c in body.columns[1:]:
+        first = first.fillna(body[c])  # the line's first filled cell
+    first = norm(first)
+    body = body.set_axis(names, axis=1)
     body = body.loc[:, ~body.columns.duplicated() & (body.columns != "_")]
-    arr = g.iloc[h + 1:].to_numpy(dtype=object)
-    present = pd.notna(arr)
-    firstv = arr[np.arange(len(arr)), present.argmax(axis=1)]
-    first = norm(pd.Series(np.where(present.any(axis=1), firstv, None), index=body.index))
     # a repeated header line: its 小区名称 cell is a 小区名称 header
     name_headers = {k for k, v in lookup.items() if v == "name"}
     header_again = norm(body["name"]).isin(name_headers).fillna(False)
     keep = (first.notna() & ~first.str.startswith("合计", na=False)
-            & ~first.str.startswith("注", na=False) & ~first.str.match(r"^\d+、", na=False)
+            & ~first.str.startswith("注", na=False) & ~starts_numbered(first)
             & ~header_again)
     out = body[keep.to_numpy()].copy()
     out["source_row"] = out.index + 1
     return out.reset_index(drop=True)
 
 
+@distinct
+def _ymd(key: pd.Series) -> pd.Series:
+    return pd.to_datetime(key, format="%Y-%m-%d", errors="coerce").dt.strftime("%Y-%m-%d").astype("string")
+
+
+@distinct
+def _serial(t: pd.Series) -> pd.Series:
+    serial = pd.to_numeric(t, errors="coerce")
+    day = pd.Timestamp("1899-12-30") + pd.to_timedelta(serial.where(serial > 0), unit="D")
+    return pd.Series(day).dt.strftime("%Y-%m-%d").astype("string")
+
+
+def iso_date(s: pd.Series) -> pd.Series:
+    """y-m-d (any of -/.年月 between) at the start of the text, else an Excel serial day; the
+    calendar check and formatting run on the distinct dates only."""
+    t = norm(s)
+    m = extract(t, r"^(?P<y>\p{Nd}{4})[-/.年](?P<m>\p{Nd}{1,2})[-/.月](?P<d>\p{Nd}{1,2})")
+    out = _ymd(m[0] + "-" + m[1].str.zfill(2) + "-" + m[2].str.zfill(2))
+    return out.fillna(_serial(t.where(m[0].isna())))
+
+
 def parse_date(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(ISO date text or <NA>, unreadable mask)."""
+    out = iso_date(s)
+    return out, s.notna() & out.isna()
+
+
+@distinct
+def wan(s: pd.Series) -> pd.Series:
     t = norm(s)
-    m = t.str.extract(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})")
-    iso = pd.to_datetime(m[0] + "-" + m[1].str.zfill(2) + "-" + m[2].str.zfill(2),
-                         format="%Y-%m-%d", errors="coerce")
-    serial = pd.to_numeric(t.where(m[0].isna()), errors="coerce")
-    iso = iso.fillna(pd.Timestamp("1899-12-30") + pd.to_timedelta(serial.where(serial > 0), unit="D"))
-    out = iso.dt.strftime("%Y-%m-%d").astype("string")
-    return out, t.notna() & out.isna()
+    t = pd.Series(pd.arrays.ArrowStringArray(pc.replace_substring(
+        pc.replace_substring_regex(arrow(t), "万元$", "", max_replacements=1), ",", "")))
+    return pd.to_numeric(t, errors="coerce")
 
 
 def parse_yuan(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    t = norm(s).str.removesuffix("万元").str.replace(",", "", regex=False)
-    v = pd.to_numeric(t, errors="coerce")
+    v = wan(s)
     yuan = (v * 10000).round().astype("Int64")
-    return yuan, t.notna() & v.isna()
+    return yuan, s.notna() & v.isna()
 
 
+@distinct
 def number(s: pd.Series) -> pd.Series:
-    return pd.to_numeric(norm(s).str.extract(r"^([0-9.]+)")[0], errors="coerce")
+    return pd.to_numeric(extract(norm(s), r"^(?P<n>[0-9.]+)")[0], errors="coerce")
+
+
+@distinct
+def year(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(extract(norm(s), r"(?P<y>\p{Nd}{4})")[0], errors="coerce")
 
 
 # --------------------------------------------------------------------------- one month
@@ -151,7 +331,7 @@ def prog_province(year: int) -> str:
     return programme(year)["province"]
 
 
-def load_year(landing: Path, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_year(landing: Path, year: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     t = pd.read_csv(landing / "targets" / f"{year}.csv", dtype=str, encoding="utf-8-sig")
     t.columns = ["city", "target"] + list(t.columns[2:])
     t["city"] = norm(t["city"])
@@ -167,22 +347,47 @@ def load_year(landing: Path, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     for c in ("city", "county", "name"):
         plan[c + "_k"] = norm(plan[c])
     plan["plan_key"] = plan.city_k + "|" + plan.county_k + "|" + plan.name_k
-    return t, plan
+    return t, plan, facts(plan)
 
 
 def facts(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "households": number(frame["households"]), "buildings": number(frame["buildings"]),
-        "area": number(frame["area"]),
-        "built_year": pd.to_numeric(norm(frame["built"]).str.extract(r"(\d{4})")[0], errors="coerce"),
-        "ownership": norm(frame["ownership"]),
-        "planned_content": norm(frame["planned_content"]).str.split(r"[、,;/]+").map(
-            lambda x: frozenset(i for i in x if i) if isinstance(x, list) else pd.NA,
-            na_action="ignore")})
+        "area": number(frame["area"]), "built_year": year(frame["built"]),
+        "ownership": norm(frame["ownership"]), "planned_content": norm(frame["planned_content"])})
+
+
+def sorted_distinct(v: np.ndarray) -> np.ndarray:
+    v = np.sort(v)  # (np.unique takes seconds here on numpy 2.4)
+    return v[np.r_[True, v[1:] != v[:-1]]] if len(v) else v
+
+
+def items_differ(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Per row: are the sets of items of ``a`` and ``b`` (text split at 、,;/, empty items
+    dropped) different? Vectorised with pyarrow: the (row, item) pairs of both sides, each
+    item coded, compared as two sorted integer sets (symmetric difference)."""
+    pairs = []
+    for s in (a, b):
+        lists = pc.split_pattern_regex(arrow(s), r"[、,;/]+")
+        rows = pc.list_parent_indices(lists)
+        items = pc.list_flatten(lists)
+        filled = pc.not_equal(items, "")
+        pairs.append((rows.filter(filled).to_numpy().astype(np.int64), items.filter(filled)))
+    codes = pc.dictionary_encode(pa.concat_arrays([pairs[0][1], pairs[1][1]])).indices.to_numpy()
+    k = int(codes.max()) + 1 if len(codes) else 1
+    n0 = len(pairs[0][0])
+    ka = sorted_distinct(pairs[0][0] * k + codes[:n0])
+    kb = sorted_distinct(pairs[1][0] * k + codes[n0:])
+    out = np.zeros(len(a), dtype=bool)
+    out[np.setxor1d(ka, kb, assume_unique=True) // k] = True
+    return out
 
 
 def month_figures(landing: Path, month: str, targets: pd.DataFrame, plan: pd.DataFrame,
-                  prog: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  fp: pd.DataFrame, prog: dict, items: bool = True
+                  ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The month's per-city counts and (``items``) its overdue items; ``fp`` is the plan's
+    facts. Last month's run needs the counts only."""
     first, last, _ = month_bounds(month)
     first, last = first.isoformat(), last.isoformat()
     path, taken = snapshot(landing, month)
@@ -219,7 +424,7 @@ def month_figures(landing: Path, month: str, targets: pd.DataFrame, plan: pd.Dat
     rules["PROJECT_ID_MISSING"] = pid.isna() | (pid == "")
     rules["PROJECT_ID_DUPLICATE"] = pid.notna() & pid.duplicated(keep=False)
     rules["CITY_NOT_TARGET"] = ~x.city_k.isin(targets.city).fillna(False)
-    in_plan = x.plan_key.isin(plan.plan_key).fillna(False)
+    in_plan = member(x.plan_key, plan.plan_key)
     rules["PLAN_DUPLICATE_RECORD"] = in_plan & x.plan_key.duplicated(keep=False)
     failed = pd.DataFrame(rules).fillna(False).astype(bool)
     valid = ~failed.any(axis=1)
@@ -231,18 +436,25 @@ def month_figures(landing: Path, month: str, targets: pd.DataFrame, plan: pd.Dat
                         "reported": parsed["reported_at"], "start": sd,
                         "planned": parsed["planned_invest"], "done": parsed["done_invest"],
                         "rule_ids": rule_ids})
-    fx, fp = facts(x), facts(plan)
-    fp.index = plan.plan_key
-    mism = []
-    for col, label in FACTS:
-        a, b = fx[col], x.plan_key.map(fp[col]) if not fp.index.duplicated().any() else None
-        both = a.notna() & b.notna()
-        if col == "area":
-            d = both & ((a.astype(float) - b.astype(float)).abs() > 1e-6)
-        else:
-            d = both & (a.astype(object) != b.astype(object))
-        mism.append(pd.Series(np.where(d.fillna(False), label, ""), index=x.index))
-    rec["mismatch"] = joined(pd.concat(mism, axis=1).ne("").set_axis([f for _, f in FACTS], axis=1), "、")
+    if items:
+        fx = facts(x)
+        at = pd.Index(plan.plan_key).get_indexer(x.plan_key)  # raises on a repeated plan key
+        mism = []
+        for col, label in FACTS:
+            a, b = fx[col], pd.Series(fp[col].array.take(at, allow_fill=True), index=x.index)
+            both = a.notna() & b.notna()
+            if col == "area":
+                d = both & ((a.astype(float) - b.astype(float)).abs() > 1e-6)
+            elif col == "planned_content":  # sets of items; equal texts are equal sets
+                d = (both & (a != b)).fillna(False).to_numpy(dtype=bool)
+                rows = np.flatnonzero(d)
+                d[rows] = items_differ(a.iloc[rows], b.iloc[rows])
+                d = pd.Series(d, index=x.index)
+            else:
+                d = both & (a.astype(object) != b.astype(object))
+            mism.append(pd.Series(np.where(d.fillna(False), label, ""), index=x.index))
+        flags = pd.concat(mism, axis=1).ne("").set_axis([f for _, f in FACTS], axis=1)
+        rec["mismatch"] = joined(flags, "、")
     p = plan[["plan_key", "city_k", "county", "name", "households"]].rename(
         columns={"city_k": "city"})
     p["hh"] = pd.to_numeric(norm(p.households), errors="coerce").fillna(0).astype(int)
@@ -250,8 +462,6 @@ def month_figures(landing: Path, month: str, targets: pd.DataFrame, plan: pd.Dat
     m["present"] = m._merge == "both"
     counted = m.present & m.valid.fillna(False).astype(bool) & ~m.duplicated("plan_key", keep=False)
     m["started"] = counted & m.status.isin(["已开工", "已完工"]).fillna(False) & (m.start <= last).fillna(False)
-    m["finished"] = counted & (m.status == "已完工").fillna(False) & (
-        pd.Series(parsed["finish_date"]).reindex(x.index) is not None)
     fin = x.plan_key.to_frame().assign(fd=parsed["finish_date"])
     m = m.merge(fin.drop_duplicates("plan_key", keep=False), on="plan_key", how="left")
     m["finished"] = counted & (m.status == "已完工").fillna(False) & (m.fd <= last).fillna(False)
@@ -266,6 +476,8 @@ def month_figures(landing: Path, month: str, targets: pd.DataFrame, plan: pd.Dat
                               planned=("planned_c", "sum"), done=("done_c", "sum"),
                               hh=("hh", "sum"), hh_started=("hh_started", "sum"))
     city = targets.set_index("city")[["target", "city_order"]].join(g).fillna(0)
+    if not items:
+        return city, None
 
     # overdue items, vectorised per reason
     past = last >= str(prog["deadlines"]["start"])
@@ -386,12 +598,12 @@ def run(landing: Path, month: str, out: Path) -> dict:
     t = time.perf_counter()
     year = int(month[:4]) if int(month[5:]) != 1 else int(month[:4]) - 1
     prog = programme(year)
-    targets, plan = load_year(landing, year)
-    city, overdue = month_figures(landing, month, targets, plan, prog)
+    targets, plan, fp = load_year(landing, year)
+    city, overdue = month_figures(landing, month, targets, plan, fp, prog)
     prev = None
     pm = previous(month)
     if pm >= str(prog["first_month"]):
-        prev, _ = month_figures(landing, pm, targets, plan, prog)
+        prev, _ = month_figures(landing, pm, targets, plan, fp, prog, items=False)
     rk = ranking(city, prev, prog, month)
     out.mkdir(parents=True, exist_ok=True)
     rk = rk[[c for c in rk.columns if not c.startswith("_")]]
