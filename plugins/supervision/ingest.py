@@ -520,10 +520,12 @@ def _cut_long_cells(table: Table) -> list[tuple[int, str, int]]:
     for key, cells in list(table.data.items()):
         if key == "source_row":
             continue
-        if not isinstance(cells, list):  # a csv's column, stored as Arrow strings
+        if not isinstance(cells, list):  # a column stored as Arrow (readers._StoredRows)
+            import pyarrow as pa
             import pyarrow.compute as pc
 
-            if (pc.max(pc.utf8_length(cells)).as_py() or 0) <= limit:
+            if not pa.types.is_string(cells.type) or (
+                    pc.max(pc.utf8_length(cells)).as_py() or 0) <= limit:
                 continue
             cells = table.data[key] = cells.to_pylist()
         # the longest text cell of the column, at C speed (a national export: 10 million cells)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import compress
@@ -334,7 +335,8 @@ def _read_csv_sheet(path: Path, kind: str, columnar: bool = True) -> tuple[_Shee
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=best)
     grid: list[list[Any]] = []
     block: list[list[Any]] = []
-    blocks: list[list[Any]] = []
+    blocks: list[list[_Chunk]] = []
+    lengths: list[int] = []
     # records spanning several lines (the only ones that can hide an unclosed quote), by index
     spanning: dict[int, list[Any]] = {}
     starts: dict[int, int] = {}
@@ -353,70 +355,129 @@ def _read_csv_sheet(path: Path, kind: str, columnar: bool = True) -> tuple[_Shee
                 continue
             block.append(row)
             if len(block) == _BLOCK_ROWS:
-                blocks.append(_arrow_block(block))
+                blocks.append(_store_block(block, None))
+                lengths.append(len(block))
                 block = []
     except csv.Error as exc:
         raise InputFileError(path, f"is not a well-formed csv file ({exc})") from exc
     del reader, content
     if block:
-        blocks.append(_arrow_block(block))
+        blocks.append(_store_block(block, None))
+        lengths.append(len(block))
     if r >= 0 and r not in spanning:  # the last record is always looked at (as before)
         spanning[r] = row
         starts[r] = line - 1
     _unclosed_quote(path, kind, grid[:HEADER_SEARCH_ROWS], spanning, starts, best)
-    body = _ArrowRows.from_blocks(blocks) if blocks else None
+    body = _StoredRows.from_blocks(blocks, lengths) if blocks else None
     return _Sheet(None, True, grid, body, _ARROW_FROM), encoding, best
 
 
-def _arrow_block(rows: list[list[Any]]) -> list[Any]:
-    """A block of csv records as Arrow string columns (None past a record's end)."""
+class _Chunk:
+    """Some records' cells of one column: an Arrow array (whose nulls read as ``empty``: None
+    past a csv record's end, "" for an empty xlsx cell) or, for cells of mixed types, the
+    Python list itself."""
+    __slots__ = ("values", "empty", "n")
+
+    def __init__(self, values: Any, empty: Any = None):
+        self.values, self.empty, self.n = values, empty, len(values)
+
+    def pylist(self, index: list[int] | None = None) -> list[Any]:
+        import pyarrow as pa
+
+        values = self.values
+        if isinstance(values, list):
+            return values if index is None else [values[i] for i in index]
+        if index is not None:
+            values = values.take(pa.array(index, type=pa.int64()))
+        out = values.to_pylist()
+        if self.empty is not None and values.null_count:
+            out = list(map({None: self.empty}.get, out, out))
+        return out
+
+    def take(self, index: list[int]) -> "_Chunk":
+        import pyarrow as pa
+
+        if isinstance(self.values, list):
+            return _Chunk([self.values[i] for i in index], self.empty)
+        return _Chunk(self.values.take(pa.array(index, type=pa.int64())), self.empty)
+
+    def slice(self, first: int) -> "_Chunk":
+        return _Chunk(self.values[first:], self.empty)
+
+
+def _chunk(cells: tuple | list, empty: Any) -> _Chunk:
+    """A column's cells stored compactly when they are all of one kind: text (and None), or
+    numbers with empty cells ("") among them; otherwise kept as they are."""
     import pyarrow as pa
+
+    counts = Counter(map(type, cells))
+    kinds = set(counts) - {type(None)}
+    try:
+        if kinds <= {str}:
+            return _Chunk(pa.array(cells, type=pa.string()), None)
+        numbers = kinds - {str}
+        # numbers, and empty xlsx cells ("") and nothing else: the empties become nulls
+        if (empty == "" and not counts[type(None)] and len(numbers) == 1
+                and numbers <= {float, int, bool} and counts[str] == cells.count("")):
+            kind = {float: pa.float64(), int: pa.int64(), bool: pa.bool_()}[next(iter(numbers))]
+            values = list(map({"": None}.get, cells, cells)) if counts[str] else cells
+            return _Chunk(pa.array(values, type=kind), "")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        pass
+    return _Chunk(list(cells), empty)
+
+
+def _store_block(rows: list[list[Any]], empty: Any) -> list[_Chunk]:
+    """A block of records as one chunk per column (None past a record's end)."""
     from itertools import zip_longest
 
-    return [pa.array(column, type=pa.string()) for column in zip_longest(*rows)]
+    return [_chunk(column, empty) for column in zip_longest(*rows)]
 
 
-class _ArrowRows:
-    """Records below a csv's head, column by column: ``cells(col, which)`` gives a column (or
-    the cells of some records) as Python values, ``rows(which)`` whole records; a record
-    shorter than the widest has None past its end, as :func:`_cell` reads it."""
+class _StoredRows:
+    """Records below a sheet's head, column by column in chunks (see :class:`_Chunk`):
+    ``cells(col, which)`` gives a column (or the cells of some records, ``which`` ascending)
+    as Python values, ``rows(which)`` whole records; a record shorter than the widest has None
+    past its end, as :func:`_cell` reads it."""
 
-    def __init__(self, columns: list[Any], n: int):
-        self.columns, self.n = columns, n
+    def __init__(self, columns: list[list[_Chunk]], n: int, empty: Any = None):
+        self.columns, self.n, self.empty = columns, n, empty   # empty: the file's empty cell
 
     @classmethod
-    def from_blocks(cls, blocks: list[list[Any]]) -> "_ArrowRows":
-        import pyarrow as pa
-
+    def from_blocks(cls, blocks: list[list[_Chunk]], lengths: list[int],
+                    empty: Any = None) -> "_StoredRows":
         width = max(len(b) for b in blocks)
-        columns = []
-        for c in range(width):
-            columns.append(pa.chunked_array(
-                [b[c] if c < len(b) else pa.nulls(len(b[0]), pa.string()) for b in blocks],
-                type=pa.string()))
-        return cls(columns, sum(len(b[0]) for b in blocks))
+        columns = [[b[c] if c < len(b) else _Chunk([None] * n) for b, n in zip(blocks, lengths)]
+                   for c in range(width)]
+        return cls(columns, sum(lengths), empty)
 
-    def prepend(self, rows: list[list[Any]]) -> "_ArrowRows":
+    def prepend(self, rows: list[list[Any]]) -> "_StoredRows":
         """These Python rows above the stored ones (the head's rows below the header)."""
-        import pyarrow as pa
-
         if not rows:
             return self
         width = max(len(self.columns), max(len(r) for r in rows))
         padded = [list(r) + [None] * (width - len(r)) for r in rows]
         columns = []
         for c in range(width):
-            top = pa.array([r[c] for r in padded], type=pa.string())
-            rest = self.columns[c] if c < len(self.columns) else pa.chunked_array(
-                [pa.nulls(self.n, pa.string())])
-            columns.append(pa.chunked_array([top, *rest.chunks], type=pa.string()))
-        return _ArrowRows(columns, self.n + len(rows))
+            rest = self.columns[c] if c < len(self.columns) else [_Chunk([None] * self.n)]
+            columns.append([_chunk([r[c] for r in padded], self.empty), *rest])
+        return _StoredRows(columns, self.n + len(rows), self.empty)
 
-    def tail(self, first: int) -> "_ArrowRows":
+    def tail(self, first: int) -> "_StoredRows":
         """The rows from ``first`` on."""
         if not first:
             return self
-        return _ArrowRows([c.slice(first) for c in self.columns], max(0, self.n - first))
+        columns = []
+        for chunks in self.columns:
+            skip, kept = first, []
+            for ch in chunks:
+                if skip >= ch.n:
+                    skip -= ch.n
+                    continue
+                kept.append(ch.slice(skip) if skip else ch)
+                skip = 0
+            columns.append(kept)
+        return _StoredRows(columns, max(0, self.n - first), self.empty)
 
     @property
     def width(self) -> int:
@@ -425,40 +486,57 @@ class _ArrowRows:
     def __len__(self) -> int:
         return self.n
 
-    def cells(self, col: int, which: list[int] | None = None) -> list[Any]:
-        import pyarrow as pa
+    def _split(self, chunks: list[_Chunk], which: list[int]) -> Iterator[tuple[_Chunk, list[int]]]:
+        """Each chunk with the indices of ``which`` that fall in it (relative to the chunk)."""
+        from bisect import bisect_left
 
+        start = 0
+        for ch in chunks:
+            lo, hi = bisect_left(which, start), bisect_left(which, start + ch.n)
+            if hi > lo:
+                yield ch, [i - start for i in which[lo:hi]]
+            start += ch.n
+
+    def cells(self, col: int, which: list[int] | None = None) -> list[Any]:
+        if which is not None and len(which) == self.n:
+            which = None
         if col >= len(self.columns):
             return [None] * (self.n if which is None else len(which))
-        column = self.columns[col]
-        if which is not None and len(which) != self.n:
-            column = column.take(pa.array(which, type=pa.int64()))
-        return column.to_pylist()
+        out: list[Any] = []
+        if which is None:
+            for ch in self.columns[col]:
+                out.extend(ch.pylist())
+        else:
+            for ch, index in self._split(self.columns[col], which):
+                out.extend(ch.pylist(index))
+        return out
 
     def rows(self, which: list[int]) -> list[list[Any]]:
-        import pyarrow as pa
-
-        index = pa.array(which, type=pa.int64())
-        columns = [c.take(index).to_pylist() for c in self.columns]
+        columns = [self.cells(c, which) for c in range(len(self.columns))]
         return [list(r) for r in zip(*columns)] if columns else [[] for _ in which]
 
-    def select(self, keep: list[int]) -> "_ArrowRows":
-        import pyarrow as pa
-
+    def select(self, keep: list[int]) -> "_StoredRows":
         if len(keep) == self.n:
             return self
-        index = pa.array(keep, type=pa.int64())
-        return _ArrowRows([c.take(index) for c in self.columns], len(keep))
+        return _StoredRows([[ch.take(index) for ch, index in self._split(chunks, keep)]
+                            for chunks in self.columns], len(keep), self.empty)
 
     def records(self, col: int) -> Any:
-        """Column ``col``, "" read as empty (null), still Arrow (see :meth:`Table.column`)."""
+        """Column ``col`` with "" read as empty (None): an Arrow column when every chunk is
+        an Arrow array of one type, else a list (see :meth:`Table.column`)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         if col >= len(self.columns):
-            return pa.chunked_array([pa.nulls(self.n, pa.string())])
-        column = self.columns[col]
-        return pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
+            return [None] * self.n
+        chunks = self.columns[col]
+        arrays = [ch.values for ch in chunks if ch.n]
+        if arrays and all(not isinstance(a, list) for a in arrays) and len({a.type for a in arrays}) == 1:
+            column = pa.chunked_array(arrays)
+            if pa.types.is_string(column.type):
+                column = pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
+            return column          # the nulls of a number column are its empty cells
+        return _empty_to_none(self.cells(col))
 
 
 @dataclass
@@ -466,7 +544,7 @@ class _Sheet:
     name: str | None
     visible: bool
     grid: list[list[Any]]
-    body: _ArrowRows | None = None     # a csv's records below its head (see _read_csv_sheet)
+    body: _StoredRows | None = None    # the records below the head (see _read_csv_sheet)
     body_from: int = 0                 # the index of the body's first row
 
 
@@ -591,14 +669,71 @@ def _read_xlsx_sheets(path: Path) -> list[_Sheet]:
         raise InputFileError(path, f"not a readable xlsx workbook ({exc})") from exc
     sheets = []
     for meta in wb.sheets_metadata:
+        body = None
         try:
             sheet = wb.get_sheet_by_name(meta.name)
-            grid = sheet.to_python(skip_empty_area=False)
-            _fill_merged(grid, sheet.merged_cell_ranges)
+            ranges = sheet.merged_cell_ranges or []
+            if COLUMNAR_XLSX and sheet.start == (0, 0) and _disjoint(ranges):
+                grid, body = _stream_sheet(sheet.iter_rows(), ranges)
+            else:
+                grid = sheet.to_python(skip_empty_area=False)
+                _fill_merged(grid, ranges)
         except (CalamineError, ValueError) as exc:
             raise InputFileError(path, f"sheet {meta.name!r} cannot be read ({exc})") from exc
-        sheets.append(_Sheet(meta.name, meta.visible == SheetVisibleEnum.Visible, grid))
+        sheets.append(_Sheet(meta.name, meta.visible == SheetVisibleEnum.Visible, grid, body,
+                             _ARROW_FROM))
     return sheets
+
+
+def _disjoint(ranges: list) -> bool:
+    """Merged ranges that can be filled row by row as :func:`_fill_merged` fills them: well
+    formed and not overlapping (a few hundred at most; more are filled the plain way)."""
+    if len(ranges) > 300:
+        return False
+    for i, ((r0, c0), (r1, c1)) in enumerate(ranges):
+        if r1 < r0 or c1 < c0:
+            return False
+        for (s0, d0), (s1, d1) in ranges[i + 1:]:
+            if r0 <= s1 and s0 <= r1 and c0 <= d1 and d0 <= c1:
+                return False
+    return True
+
+
+def _stream_sheet(rows: Iterable[list[Any]], ranges: list) -> tuple[list[list[Any]], _StoredRows | None]:
+    """A sheet's rows read one at a time, merged ranges filled as :func:`_fill_merged` does:
+    the first :data:`HEAD_ROWS` as Python rows, the records below stored column by column
+    (:class:`_StoredRows`), so that a national sheet's cells are not all Python objects."""
+    pending = sorted(ranges, key=lambda rg: rg[0][0])
+    active: list[tuple[int, int, int, Any]] = []        # (last row, first col, last col, value)
+    grid: list[list[Any]] = []
+    block: list[list[Any]] = []
+    blocks: list[list[_Chunk]] = []
+    lengths: list[int] = []
+    k = 0
+    for r, row in enumerate(rows):
+        while k < len(pending) and pending[k][0][0] <= r:
+            (r0, c0), (r1, c1) = pending[k]
+            k += 1
+            if r0 == r and c0 < len(row):
+                active.append((r1, c0, c1, row[c0]))
+        if active:
+            for _, c0, c1, value in active:
+                for c in range(c0, min(c1, len(row) - 1) + 1):
+                    row[c] = value
+            active = [a for a in active if a[0] > r]
+        if r < HEAD_ROWS:
+            grid.append(row)
+        if r < _ARROW_FROM:
+            continue
+        block.append(row)
+        if len(block) == _BLOCK_ROWS:
+            blocks.append(_store_block(block, ""))
+            lengths.append(len(block))
+            block = []
+    if block:
+        blocks.append(_store_block(block, ""))
+        lengths.append(len(block))
+    return grid, (_StoredRows.from_blocks(blocks, lengths, "") if blocks else None)
 
 
 # --------------------------------------------------------------------------- header
@@ -751,8 +886,10 @@ def _classify(cells: list[Any], identity_cols: list[int], data_cols: list[int],
 #: screen the rows column by column before classifying them one by one (False: every row goes
 #: through :func:`_classify`, the reference the tests compare the screen with)
 SCREEN_ROWS = True
-#: keep a csv's records as Arrow columns (False: Python rows, the reference of the tests)
+#: keep a csv's / an xlsx sheet's records as Arrow columns (False: Python rows, the reference
+#: of the tests)
 COLUMNAR_CSV = True
+COLUMNAR_XLSX = True
 #: below this many rows the screen is not worth its set-up
 _SCREEN_MIN_ROWS = 200
 
@@ -794,7 +931,7 @@ def _empty_to_none(cells: list[Any]) -> list[Any]:
 
 class _ListRows:
     """Records as Python lists, each padded to the table's width (the interface of
-    :class:`_ArrowRows`)."""
+    :class:`_StoredRows`)."""
 
     def __init__(self, rows: list[list[Any]], width: int):
         self.list, self.width = rows, width
@@ -983,7 +1120,7 @@ def _has_content(grid: list[list[Any]]) -> bool:
     return any(not nz.is_blank(c) for row in grid for c in row)
 
 
-def _body_has_content(body: _ArrowRows) -> bool:
+def _body_has_content(body: _StoredRows) -> bool:
     every = list(range(len(body)))
     return len(_all_blank(body, range(body.width), every)) < len(body)
 

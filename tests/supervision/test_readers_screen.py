@@ -21,13 +21,13 @@ KINDS = {"targets": "targets", "plan": "plan", "exports": "export"}
 
 
 def _read(path, kind, fast: bool):
-    readers.SCREEN_ROWS = readers.COLUMNAR_CSV = fast
+    readers.SCREEN_ROWS = readers.COLUMNAR_CSV = readers.COLUMNAR_XLSX = fast
     try:
         table = readers.read_table(path, kind)
     except InputFileError as exc:
         return ("refused", str(exc))
     finally:
-        readers.SCREEN_ROWS = readers.COLUMNAR_CSV = True
+        readers.SCREEN_ROWS = readers.COLUMNAR_CSV = readers.COLUMNAR_XLSX = True
     columns = {k: table.column(k) for k in table.data}   # Arrow columns as Python values
     blocks = [b for b in table.column_blocks(list(table.data), 3)]
     assert [sum((blk[i] for blk in blocks), []) for i in range(len(table.data))] == \
