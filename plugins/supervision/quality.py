@@ -186,18 +186,27 @@ def _suffixed(u: dict[str, str], suffix: str) -> list[str]:
     return [k.removesuffix(suffix) for k in u if k.endswith(suffix)]
 
 
-def _joined(lists: pd.Series) -> pd.Series:
-    return lists.map(lambda keys: ",".join(keys) if keys else None)
+def _joined_keys(keys: list[str]) -> str | None:
+    return ",".join(keys) if keys else None
 
 
 def _check_frame(export: pd.DataFrame, plan_keys: set[str], snapshot_date: date,
                  book: RuleBook) -> pd.DataFrame:
     """The export with the derived columns the expectations read."""
     f = export.copy()
-    # the unreadable cells of a row (JSON), parsed only where there are any (a few rows)
-    unreadable = pd.Series([_unreadable(v) if isinstance(v, str) else {}
-                            for v in f["unreadable"].to_numpy(dtype=object, na_value=None)],
-                           index=f.index, dtype=object)
+    # the unreadable cells of a row (JSON), parsed only where there are any (a few rows): the
+    # columns derived from them are None elsewhere, and computed row by row only there
+    cells = f["unreadable"].to_numpy(dtype=object, na_value=None)
+    parsed = {i: u for i, v in enumerate(cells) if isinstance(v, str) and (u := _unreadable(v))}
+
+    def per_row(fn: Any) -> pd.Series:
+        """``fn`` of each row's unreadable cells, None where a row has none (a Series built
+        as ``Series.map`` builds it: text columns infer the same dtype)."""
+        out = np.full(len(f), None, dtype=object)
+        for i, u in parsed.items():
+            out[i] = fn(u)
+        return pd.Series(out, index=f.index)
+
     for col in ("status", "review_status", "city", "impl_phone", "sup_phone"):
         f[f"{col}_cell"] = f[col].fillna("")       # an empty cell is checked, not skipped
     snap = pd.Timestamp(snapshot_date)
@@ -206,15 +215,15 @@ def _check_frame(export: pd.DataFrame, plan_keys: set[str], snapshot_date: date,
         f[f"after_{key}"] = (day - snap).dt.days.astype("Int64")
     f["days_after_snapshot"] = f[[f"after_{k}" for k in ALL_DATE_FIELDS]].max(axis=1).astype("Int64")
     for rule, keys in (("dates", ALL_DATE_FIELDS), ("money", MONEY_FIELDS), ("facts", FACT_NUMBERS)):
-        f[f"unreadable_{rule}"] = _joined(unreadable.map(lambda u, ks=keys: [k for k in ks if k in u]))
+        f[f"unreadable_{rule}"] = per_row(lambda u, ks=keys: _joined_keys([k for k in ks if k in u]))
     # values read but out of range, and cells too long (supervision.limits): their fields
-    f["out_of_range"] = _joined(unreadable.map(lambda u: _suffixed(u, OUT_OF_RANGE)))
-    f["too_long"] = _joined(unreadable.map(lambda u: _suffixed(u, TOO_LONG)))
+    f["out_of_range"] = per_row(lambda u: _joined_keys(_suffixed(u, OUT_OF_RANGE)))
+    f["too_long"] = per_row(lambda u: _joined_keys(_suffixed(u, TOO_LONG)))
     f["lowest_money_yuan"] = f[[f"{k}_yuan" for k in MONEY_FIELDS]].min(axis=1).astype("Int64")
     f["smallest_fact"] = f[["households", "buildings", "area"]].astype("Float64").min(axis=1)
     # a date cell that is filled but unreadable is not "missing": DATE_UNREADABLE names it
     for key in DATE_FIELDS:
-        f[f"{key}_cell"] = f[key].where(f[key].notna(), unreadable.map(lambda u, k=key: u.get(k)))
+        f[f"{key}_cell"] = f[key].where(f[key].notna(), per_row(lambda u, k=key: u.get(k)))
     f["matched_plan_key"] = f["plan_key"].where(is_in(f["plan_key"], plan_keys))
     sources = f[[f"{k}_yuan" for k in FUNDING_FIELDS]]
     planned = f["planned_invest_yuan"]
@@ -347,6 +356,13 @@ def expectation_columns() -> list[str]:
             "unreadable_facts", "smallest_fact", "matched_plan_key", "impl_phone_cell",
             "sup_phone_cell", "funding_gap_over_tolerance", "area_per_household_m2",
             "planned_invest_yuan", "done_invest_yuan", "built_year", "out_of_range", "too_long"]
+
+
+#: the check-frame columns (besides the export's own) that :func:`_fields_broken` and
+#: :func:`_describe` read from a failing row
+DESCRIBED_COLUMNS = (*(f"after_{k}" for k in ALL_DATE_FIELDS), "start_date_cell",
+                     "finish_date_cell", "matched_plan_key", "funding_sum_yuan",
+                     "area_per_household_m2")
 
 
 def _fields_broken(rule_id: str, row: dict[str, Any]) -> list[str]:
@@ -510,11 +526,12 @@ def _items(value: Any) -> frozenset[str]:
 
 def _plan_mismatches(export: pd.DataFrame, plan: pd.DataFrame) -> list[dict]:
     """N12: the declared facts of a matched record against the plan registry."""
-    merged = export.reset_index(drop=True).merge(
-        plan[["plan_key", "households", "buildings", "area", "built_year", "ownership",
-              "planned_content"]], on="plan_key", how="inner", suffixes=("", "_plan"))
+    facts = ["households", "buildings", "area", "built_year", "ownership", "planned_content"]
+    # only the columns compared (the merge copies every column it carries, Arrow text included)
+    merged = export[["source_row", "plan_key", *facts]].reset_index(drop=True).merge(
+        plan[["plan_key", *facts]], on="plan_key", how="inner", suffixes=("", "_plan"))
     out = []
-    for col in ("households", "buildings", "area", "built_year", "ownership", "planned_content"):
+    for col in facts:
         a, b = merged[col], merged[f"{col}_plan"]
         both = (a.notna() & b.notna()).astype(bool)
         if col == "area":
@@ -547,7 +564,8 @@ def _backwards(export: pd.DataFrame, previous: pd.DataFrame | None) -> list[dict
     prev = prev[["project_id", "status", "done_invest_yuan"]].dropna(subset=["project_id"])
     prev = prev.drop_duplicates("project_id", keep=False).assign(
         done_invest_yuan=lambda p: pd.to_numeric(p.done_invest_yuan).astype("Int64"))
-    merged = export.merge(prev, on="project_id", how="inner", suffixes=("", "_prev"))
+    merged = export[["source_row", "project_id", "status", "done_invest_yuan"]].merge(
+        prev, on="project_id", how="inner", suffixes=("", "_prev"))
     out = []
     now_money = merged["done_invest_yuan"].astype("Int64")
     before_money = merged["done_invest_yuan_prev"].astype("Int64")
@@ -629,7 +647,7 @@ def evaluate(export: pd.DataFrame, plan: pd.DataFrame, targets: pd.DataFrame,
     about the files as a whole (:func:`summary_findings`)."""
     book = book or load_rules()
     export = export.reset_index(drop=True)
-    plan_keys = set(plan["plan_key"])
+    plan_keys = set(plan["plan_key"].to_numpy(dtype=object).tolist())  # (not cell by cell)
     target_cities = list(targets["city"])
     frame = _check_frame(export, plan_keys, snapshot_date, book)
     gx_failures, gx_result = run_gx(gx_frame(frame),
@@ -637,13 +655,19 @@ def evaluate(export: pd.DataFrame, plan: pd.DataFrame, targets: pd.DataFrame,
     other_failures = (_plan_mismatches(export, plan) + _backwards(export, previous)
                       + _not_in_plan(export, plan_keys))
     # the rows with a finding, as dicts (a few percent of a month: never the whole frame)
+    # and only the columns read from them: the export's own and the derived ones described
     failing = {f["source_row"] for f in gx_failures} | {f["source_row"] for f in other_failures}
+    shown = [c for c in frame.columns if c in export.columns and c != "raw"] + [
+        c for c in DESCRIBED_COLUMNS if c not in export.columns]
     by_row = {r["source_row"]: r
-              for r in frame[frame["source_row"].isin(failing)].to_dict("records")}
+              for r in frame.loc[frame["source_row"].isin(failing), shown].to_dict("records")}
     same: dict[str, dict[Any, list[int]]] = {}
     for kind in ("project_id", "matched_plan_key"):
+        # the rows whose value occurs more than once (found column-wise), grouped by value
+        repeated = np.flatnonzero(frame[kind].duplicated(keep=False).to_numpy(dtype=bool))
         groups: dict[Any, list[int]] = {}
-        for value, source_row in zip(frame[kind], frame["source_row"]):
+        for value, source_row in zip(frame[kind].to_numpy(dtype=object)[repeated].tolist(),
+                                     frame["source_row"].to_numpy()[repeated].tolist()):
             if not nz.is_blank(value):
                 groups.setdefault(value, []).append(int(source_row))
         same[kind] = {v: rows for v, rows in groups.items() if len(rows) > 1}
