@@ -288,12 +288,6 @@ def _unclosed_quote(path: Path, kind: str, head: list[list[Any]], spanning: dict
                       "(or close it) and export again")
 
 
-def _read_csv_grid(path: Path, kind: str) -> tuple[list[list[Any]], str, str]:
-    """The whole csv as Python rows (the reference of :func:`_read_csv_sheet`)."""
-    sheet, encoding, delimiter = _read_csv_sheet(path, kind, columnar=False)
-    return sheet.grid, encoding, delimiter
-
-
 def _choose_delimiter(content: str, kind: str) -> str:
     # the delimiter is the one under which the header matches the most fields (a sniffer is
     # easily fooled by title lines and by commas inside Chinese text)
