@@ -33,7 +33,7 @@ from .config import Province
 from .errors import InputFileError
 from .landing import Snapshot, sha256_of
 from .limits import KEPT_CHARS, OUT_OF_RANGE, TOO_LONG, limits
-from .readers import Table, header_aliases, read_table
+from .readers import Table, _per_cell, header_aliases, read_table
 
 TEXT_FIELDS = ("project_id", "county", "street", "address", "name", "ownership",
                "planned_content", "basic_items", "improve_items", "upgrade_items")
@@ -95,14 +95,9 @@ _T = TypeVar("_T")
 
 def _mapped(fn: Callable[[Any], _T], values: list[Any]) -> list[_T]:
     """``[fn(v) for v in values]``, calling ``fn`` once per distinct cell: an export repeats its
-    cities, counties, statuses, dates and officers thousands of times. ``typed`` keeps 1, 1.0
-    and True apart (equal in Python, not the same cell); ``fn`` must be pure and return
-    immutable values."""
-    once = lru_cache(maxsize=None, typed=True)(fn)
-    try:
-        return list(map(once, values))
-    except TypeError:  # an unhashable cell (none is read from a file; a caller's list may)
-        return [fn(v) for v in values]
+    cities, counties, statuses, dates and officers thousands of times (``readers._per_cell``:
+    1, 1.0 and True stay apart; ``fn`` must be pure and return immutable values)."""
+    return _per_cell(fn, values)
 
 
 def _iso(d: date | None) -> str | None:

@@ -230,25 +230,16 @@ def _decode_csv(path: Path, data: bytes) -> tuple[str, str]:
                          + ". Save it as UTF-8 or GBK csv")
 
 
-def _parse_csv(content: str, delimiter: str, limit: int | None = None,
-               starts: list[int] | None = None) -> list[list[Any]]:
-    """The records of a csv text; with ``starts``, the line each record starts on is appended
-    to it. A cell may be as long as the whole text: a long cell is read (and reported by the
-    ingest), never refused for Python's default field limit of 131,072 characters."""
+def _parse_csv(content: str, delimiter: str, limit: int | None = None) -> list[list[Any]]:
+    """The records of a csv text (of its first ``limit`` lines). A cell may be as long as the
+    whole text: a long cell is read (and reported by the ingest), never refused for Python's
+    default field limit of 131,072 characters."""
     if csv.field_size_limit() < len(content) + 1:
         csv.field_size_limit(len(content) + 1)
     lines = io.StringIO(content, newline="")
     if limit is not None:
         lines = io.StringIO("".join(content.splitlines(keepends=True)[:limit]), newline="")
-    reader = csv.reader(lines, delimiter=delimiter)
-    if starts is None:
-        return [row for row in reader]
-    grid, line = [], 1
-    for row in reader:
-        starts.append(line)
-        grid.append(row)
-        line = reader.line_num + 1
-    return grid
+    return list(csv.reader(lines, delimiter=delimiter))
 
 
 def _unclosed_quote(path: Path, kind: str, head: list[list[Any]], spanning: dict[int, list[Any]],

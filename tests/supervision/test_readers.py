@@ -15,6 +15,17 @@ def _xlsx(path, rows, sheet="Sheet1"):
     return path
 
 
+def write_export(tmp_path, grid, as_csv: bool):
+    """The grid as an export named for 2020-07-01, csv (UTF-8) or xlsx."""
+    path = tmp_path / ("e_2020-07-01.csv" if as_csv else "e_2020-07-01.xlsx")
+    if as_csv:
+        path.write_text("\n".join(",".join("" if c is None else str(c) for c in r) for r in grid),
+                        encoding="utf-8")
+    else:
+        _xlsx(path, grid)
+    return path
+
+
 HEADER = ["序号", "项目编号", "市州", "所在县市区", "小区名称", "改造状态", "开工日期", "完工日期",
           "计划总投资（万元）", "累计完成投资（万元）", "填报时间", "审核状态"]
 
@@ -114,13 +125,7 @@ def test_every_row_is_a_record_or_listed_as_skipped(tmp_path, titles, lines, as_
     if not expected_records and all(k in ("blank",) for k in lines):
         grid.append(["合计"])
         expected_skipped.append((len(grid), "summary"))
-    path = tmp_path / ("e_2020-07-01.csv" if as_csv else "e_2020-07-01.xlsx")
-    if as_csv:
-        path.write_text("\n".join(",".join("" if c is None else str(c) for c in r) for r in grid),
-                        encoding="utf-8")
-    else:
-        _xlsx(path, grid)
-    t = read_table(path, "export")
+    t = read_table(write_export(tmp_path, grid, as_csv), "export")
     assert t.header_row == titles + 1
     assert [(r["source_row"], r["project_id"]) for r in t.records] == expected_records
     assert [(s.row, s.reason) for s in t.skipped if s.reason != "title"] == expected_skipped

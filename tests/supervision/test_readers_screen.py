@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from supervision import readers
 from supervision.errors import InputFileError
 from tests.fixtures.corpus import CASES
-from tests.supervision.test_readers import HEADER, _xlsx
+from tests.supervision.test_readers import HEADER, _xlsx, write_export
 
 KINDS = {"targets": "targets", "plan": "plan", "exports": "export"}
 
@@ -116,13 +116,7 @@ def test_generated_rows_read_the_same_with_the_screen_and_store(tmp_path, screen
     grid = [[f"标题{i}"] for i in range(titles)] + [HEADER]
     grid += [_line(kind, n) for n, kind in enumerate(lines)]
     grid.append(["1", "PLAST"] + ["x"] * 10)   # at least one record
-    path = tmp_path / ("e_2020-07-01.csv" if as_csv else "e_2020-07-01.xlsx")
-    if as_csv:
-        path.write_text("\n".join(",".join("" if c is None else str(c) for c in r) for r in grid),
-                        encoding="utf-8")
-    else:
-        _xlsx(path, grid)
-    table = _both(path, "export")
+    table = _both(write_export(tmp_path, grid, as_csv), "export")
     assert isinstance(table, dict), table  # read, not refused
 
 
