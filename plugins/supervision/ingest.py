@@ -25,8 +25,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
+import numpy as np
 import pandas as pd
 
+from . import fastpath
 from . import normalize as nz
 from . import paths
 from .config import Province
@@ -140,6 +142,41 @@ class _Unreadable:
             out.append(value)
         return out
 
+    def parse_array(self, table: Table, key: str, parser: Callable[[Any], tuple[Any, bool]],
+                    dtype: str, fast: Callable[[Any], tuple[np.ndarray, np.ndarray]] | None,
+                    label: str | None = None) -> Any:
+        """:meth:`parse` as a pandas array of ``dtype`` ("Int64", "Float64"); for a column
+        stored as Arrow strings, the cells ``fast`` reads (:mod:`.fastpath`) are read at once
+        and only the others go through ``parser``."""
+        array = fastpath.strings(table.data.get(key)) if fast is not None else None
+        if array is None:
+            return pd.array(self.parse(table, key, parser, label), dtype=dtype)
+        import pyarrow as pa
+
+        name, bound = label or key, limits().of(key)
+        ok, values = fast(array)
+        na = ~ok
+        redo = np.flatnonzero(na & fastpath.valid(array))
+        if len(redo):
+            cells = array.take(pa.array(redo)).to_pylist()
+            for i, cell, (value, good) in zip(redo.tolist(), cells, _mapped(parser, cells)):
+                if not good:
+                    self.rows[i][name] = _cell_text(cell)
+                elif value is None:
+                    continue
+                elif bound is not None and abs(value) > bound:
+                    self.rows[i][name + OUT_OF_RANGE] = _cell_text(cell)
+                else:
+                    values[i], na[i] = value, False
+        if bound is not None:
+            over = np.flatnonzero(ok & (np.abs(values) > bound))
+            for i in over.tolist():
+                self.rows[i][name + OUT_OF_RANGE] = _cell_text(array[i].as_py())
+            na[over] = True
+        if dtype == "Float64":
+            return pd.arrays.FloatingArray(values.astype(np.float64), na)
+        return pd.arrays.IntegerArray(values.astype(np.int64), na)
+
     def too_long(self, long_cells: list[tuple[int, str, int]], table: Table) -> None:
         for i, key, n in long_cells:
             self.rows[i][key + TOO_LONG] = f"{n}字符：{table.data[key][i]}"
@@ -192,17 +229,29 @@ def summary_checks(table: Table) -> list[dict[str, Any]]:
                                    "ok": False, "unreadable": 0})
                 continue
             total, unreadable = Decimal(0), 0
-            for cell in table.column(key):
+            for cell, times in _cell_counts(table, key):
                 v, ok = parser(cell)
                 if v is not None:
-                    total += v
+                    total += v * times
                 elif not ok:
-                    unreadable += 1
+                    unreadable += times
             ok = abs(total - stated_value) <= _tolerance(stated_value)
             checks.append({"row": srow.row, "field": labels[key], "stated": _plain(stated_value),
                            "computed": _plain(total),
                            "ok": bool(ok), "unreadable": unreadable})
     return checks
+
+
+def _cell_counts(table: Table, key: str) -> Iterator[tuple[Any, int]]:
+    """A field's distinct cells with how many records hold each (a column stored as Arrow
+    strings is counted by Arrow); every cell once with count 1 otherwise."""
+    array = fastpath.strings(table.data.get(key))
+    if array is None:
+        return ((cell, 1) for cell in table.column(key))
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(array)
+    return zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())
 
 
 def table_meta(table: Table, checks: list[dict[str, Any]] | None = None,
@@ -539,8 +588,56 @@ RAW_BLOCK = 20_000
 
 
 def _raw_json(table: Table) -> pd.Series:
-    """Each record's non-blank cells as written, under the file's own headers (JSON), a block
-    of records at a time, as a string column."""
+    """Each record's non-blank cells as written, under the file's own headers (JSON, as
+    ``json.dumps`` writes the dict), a block of records at a time, as a string column. Columns
+    stored as Arrow strings are written at once (:func:`fastpath.raw_fragments`)."""
+    headers = list(table.columns.values())
+    if not fastpath.ENABLED or not headers or len(set(headers)) < len(headers):
+        return _raw_json_rows(table)
+    import pyarrow as pa
+
+    arrays = {key: fastpath.strings(table.data.get(key)) for key in table.columns}
+    parts = []
+    for first in range(0, table.rows_read, RAW_BLOCK):
+        size = min(RAW_BLOCK, table.rows_read - first)
+        fragments = []
+        for key, header in table.columns.items():
+            if arrays[key] is not None:
+                fragments.append(fastpath.raw_fragments(arrays[key].slice(first, size), header,
+                                                        _dumps, _kept_as_raw))
+                continue
+            cells = table.data.get(key)
+            values = ([None] * size if cells is None else cells[first:first + size]
+                      if isinstance(cells, list) else cells.slice(first, size).to_pylist())
+            head = fastpath.FRAGMENT_SEPARATOR + _dumps(header) + ": "
+            fragments.append(pa.array([None if (raw := _raw_cell(v)) is None else head + _dumps(raw)
+                                       for v in values], pa.string()))
+        parts.append(fastpath.series(fastpath.join_objects(fragments)))
+    if not parts:
+        return pd.Series([], dtype=object)
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _dumps(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _kept_as_raw(text: str) -> bool:
+    return bool(text.strip())
+
+
+def _raw_cell(v: Any) -> str | None:
+    """A cell as the raw JSON keeps it: text as written unless only spaces, other cells as
+    the file shows them; None: left out."""
+    if v is None:
+        return None
+    if v.__class__ is str:
+        return v if v.strip() else None
+    return None if nz.is_blank(v) else _cell_text(v)
+
+
+def _raw_json_rows(table: Table) -> pd.Series:
+    """:func:`_raw_json` record by record (the reference)."""
     headers = list(table.columns.values())
     parts = []
     for block in table.column_blocks(list(table.columns), RAW_BLOCK):
@@ -548,13 +645,8 @@ def _raw_json(table: Table) -> pd.Series:
         for values in zip(*block):
             cells = {}
             for header, v in zip(headers, values):
-                if v is None:
-                    continue
-                if v.__class__ is str:  # most cells: text kept as written unless only spaces
-                    if v.strip():
-                        cells[header] = v
-                elif not nz.is_blank(v):
-                    cells[header] = _cell_text(v)
+                if (raw := _raw_cell(v)) is not None:
+                    cells[header] = raw
             out.append(json.dumps(cells, ensure_ascii=False, sort_keys=False))
         parts.append(pd.Series(out))
     if not parts:
@@ -562,16 +654,117 @@ def _raw_json(table: Table) -> pd.Series:
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
-def _officers(table: Table, officer: str, phone: str) -> tuple[list, list]:
+def _officers(table: Table, officer: str, phone: str) -> tuple[pd.Series, pd.Series]:
     """The officer's name and phone: a phone written into the name cell ("张三 13812345678")
     is split off, and used when the phone cell is empty."""
-    names, phones = [], []
-    split = _mapped(nz.split_person_phone, table.column(officer))
-    numbers = _mapped(nz.phone, table.column(phone))
-    for (name, embedded), number in zip(split, numbers):
-        names.append(name)
-        phones.append(number if number is not None else embedded)
-    return names, phones
+    names_in, phones_in = (fastpath.strings(table.data.get(k)) for k in (officer, phone))
+    if names_in is None or phones_in is None:
+        names, phones = [], []
+        split = _mapped(nz.split_person_phone, table.column(officer))
+        numbers = _mapped(nz.phone, table.column(phone))
+        for (name, embedded), number in zip(split, numbers):
+            names.append(name)
+            phones.append(number if number is not None else embedded)
+        return pd.Series(names), pd.Series(phones)
+    # a plain name without digits is itself and embeds no phone; a plain number is itself
+    redo_name = ~fastpath.names_without_digits(names_in) & fastpath.valid(names_in)
+    split = _mapped(nz.split_person_phone, _cells(names_in, redo_name))
+    names = fastpath.replaced(names_in, redo_name, [name for name, _ in split])
+    redo_phone = ~fastpath.phones(phones_in) & fastpath.valid(phones_in)
+    numbers = fastpath.replaced(phones_in, redo_phone,
+                                _mapped(nz.phone, _cells(phones_in, redo_phone)))
+    embedded = {i: number for i, (_, number) in zip(np.flatnonzero(redo_name).tolist(), split)
+                if number is not None}
+    if embedded:  # used where the phone cell is empty
+        empty = ~fastpath.valid(numbers)
+        use = [i for i in embedded if empty[i]]
+        where = np.zeros(len(numbers), dtype=bool)
+        where[use] = True
+        numbers = fastpath.replaced(numbers, where, [embedded[i] for i in use])
+    return fastpath.series(names), fastpath.series(numbers)
+
+
+def _cells(array: Any, where: np.ndarray) -> list[Any]:
+    """The cells of an Arrow array at the positions ``where`` holds True, as Python values."""
+    import pyarrow as pa
+
+    return array.filter(pa.array(where)).to_pylist()
+
+
+def _moments(unreadable: _Unreadable, table: Table, key: str,
+             with_date: bool) -> tuple[pd.Series, pd.Series | None]:
+    """A date-and-time field as ISO text ("2020-06-08 16:04:31") and, ``with_date``, its day;
+    a cell already written that way is its own ISO text."""
+    array = fastpath.strings(table.data.get(key))
+    if array is None:
+        moments = unreadable.parse(table, key, nz.parse_datetime)
+        return (pd.Series([d.isoformat(sep=" ") if d else None for d in moments]),
+                pd.Series([d.date().isoformat() if d else None for d in moments])
+                if with_date else None)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    plain = fastpath.datetimes(array)
+    redo = np.flatnonzero(~plain & fastpath.valid(array))
+    stamps = days = None
+    if len(redo):
+        cells = array.take(pa.array(redo)).to_pylist()
+        parsed = []
+        for i, cell, (moment, ok) in zip(redo.tolist(), cells,
+                                         _mapped(nz.parse_datetime, cells)):
+            if not ok:
+                unreadable.rows[i][key] = _cell_text(cell)
+            parsed.append(moment)
+        mask = pa.array(~plain & fastpath.valid(array))
+        stamps = pc.replace_with_mask(array, mask, pa.array(
+            [d.isoformat(sep=" ") if d else None for d in parsed], pa.string()))
+        if with_date:
+            days = pc.replace_with_mask(pc.utf8_slice_codeunits(array, 0, 10), mask, pa.array(
+                [d.date().isoformat() if d else None for d in parsed], pa.string()))
+    else:
+        stamps = array
+    if with_date and days is None:
+        days = pc.utf8_slice_codeunits(array, 0, 10)
+    return fastpath.series(stamps), fastpath.series(days) if with_date else None
+
+
+def _per_distinct(table: Table, key: str, fn: Callable[[Any], str | None]) -> Any:
+    """``fn`` of each cell of a field (text or None), evaluated once per distinct cell
+    (``fn(None)`` must be None): an Arrow array for a column stored as Arrow strings, else a
+    list."""
+    array = fastpath.strings(table.data.get(key))
+    if array is None:
+        return _mapped(fn, table.column(key))
+    return fastpath.per_distinct(array, fn)
+
+
+def _column(values: Any) -> pd.Series:
+    return fastpath.series(values) if not isinstance(values, list) else pd.Series(values)
+
+
+def _plan_keys(city: Any, county: Any, name: Any) -> pd.Series:
+    """Each record's plan key, None when its city, county or name is empty (:func:`plan_key`)."""
+    import pyarrow as pa
+
+    if not fastpath.ENABLED:
+        return pd.Series([plan_key(c, k, m) if c and k and m else None
+                          for c, k, m in zip(city, county, name)])
+    parts = [v if isinstance(v, pa.Array) else pa.array(v, pa.string())
+             for v in (city, county, name)]
+    import pyarrow.compute as pc
+
+    clean = np.ones(len(parts[0]), dtype=bool)
+    keys = []
+    for part in parts:
+        ok, key = fastpath.keys(part)
+        clean &= ok | ~fastpath.valid(part)
+        keys.append(key)
+    joined = pc.binary_join_element_wise(*keys, "|")    # null when one of them is empty
+    redo = ~clean & fastpath.valid(joined)
+    if redo.any():
+        c, k, m = (_cells(p, redo) for p in parts)
+        joined = fastpath.replaced(joined, redo, [plan_key(*t) for t in zip(c, k, m)])
+    return fastpath.series(joined)
 
 
 def stated_export_date(table: Table) -> tuple[date, int] | None:
@@ -619,45 +812,49 @@ def load_export(snapshot: Snapshot, province: Province,
         "source_file": pd.Series([snapshot.name] * n),
         "source_row": pd.Series(table.column("source_row")),
     }
+    kept: dict[str, Any] = {}  # city, county and name as parsed, for the plan key
     for key in TEXT_FIELDS:  # a name, an address or an id is seldom repeated: nothing to share
+        array = fastpath.strings(table.data.get(key))
+        if array is not None:
+            kept[key] = fastpath.text(array, _mapped)
+            cols[key] = fastpath.series(kept[key])
+            continue
         unique = key in ("project_id", "name", "address")
         values = ([nz.text(v) for v in table.column(key)] if unique
                   else _mapped(nz.text, table.column(key)))
-        cols[key] = values if key in ("county", "name") else pd.Series(values)
+        kept[key], cols[key] = values, pd.Series(values)  # the reference
     for key in CODE_FIELDS:
-        cols[key] = pd.Series(_mapped(lambda v: nz.key(v) or None, table.column(key)))
-    cols["city"] = _mapped(lambda v: _city(v, province), table.column("city"))
-    if target_cities is not None and not set(cols["city"]) & set(target_cities):
-        found = sorted({c for c in cols["city"] if c}, key=cols["city"].index)
+        cols[key] = _column(_per_distinct(table, key, lambda v: nz.key(v) or None))
+    kept["city"] = _per_distinct(table, "city", lambda v: _city(v, province))
+    cols["city"] = _column(kept["city"])
+    if target_cities is not None and not set(cols["city"].dropna().unique()) & set(target_cities):
+        found = list(dict.fromkeys(c for c in cols["city"] if isinstance(c, str)))
         raise InputFileError(
             snapshot.path, f"no target city of {province.name} in column "
                            f"{table.columns['city']} (found: {', '.join(found[:8]) or 'nothing'}"
                            f"{' …' if len(found) > 8 else ''}); is it another province's export?")
-    cols["plan_key"] = pd.Series([plan_key(c, k, m) if c and k and m else None
-                                  for c, k, m in zip(cols["city"], cols["county"], cols["name"])])
-    for key in ("city", "county", "name"):
-        cols[key] = pd.Series(cols[key])
-    cols["households"] = pd.array(unreadable.parse(table, "households", nz.households), dtype="Int64")
-    cols["buildings"] = pd.array(unreadable.parse(table, "buildings", nz.buildings), dtype="Int64")
-    cols["area"] = pd.array(unreadable.parse(table, "area", nz.area), dtype="Float64")
+    cols["plan_key"] = _plan_keys(kept["city"], kept["county"], kept["name"])
+    del kept
+    cols["households"] = unreadable.parse_array(table, "households", nz.households, "Int64",
+                                                fastpath.integers)
+    cols["buildings"] = unreadable.parse_array(table, "buildings", nz.buildings, "Int64",
+                                               fastpath.integers)
+    cols["area"] = unreadable.parse_array(table, "area", nz.area, "Float64", fastpath.areas)
     cols["built_year"] = pd.array(unreadable.parse(table, "built", nz.year_of, "built_year"),
                                   dtype="Int64")
     for key in DATE_FIELDS:
         cols[key] = pd.Series([_iso(d) for d in unreadable.parse(table, key, nz.parse_date)])
     for key in MONEY_FIELDS:
-        cols[f"{key}_yuan"] = pd.array(unreadable.parse(table, key, nz.money_yuan), dtype="Int64")
-    cols["elevators"] = pd.array(unreadable.parse(table, "elevators", nz.elevators), dtype="Int64")
+        cols[f"{key}_yuan"] = unreadable.parse_array(table, key, nz.money_yuan, "Int64",
+                                                     fastpath.money_yuan)
+    cols["elevators"] = unreadable.parse_array(table, "elevators", nz.elevators, "Int64",
+                                               fastpath.integers)
     for role in ("impl", "sup"):
-        names, phones = _officers(table, f"{role}_officer", f"{role}_phone")
-        cols[f"{role}_officer"], cols[f"{role}_phone"] = pd.Series(names), pd.Series(phones)
-        del names, phones
-    reported = unreadable.parse(table, "reported_at", nz.parse_datetime)
-    cols["reported_at"] = pd.Series([d.isoformat(sep=" ") if d else None for d in reported])
-    cols["reported_date"] = pd.Series([d.date().isoformat() if d else None for d in reported])
-    del reported
-    reviewed = unreadable.parse(table, "reviewed_at", nz.parse_datetime)
-    cols["reviewed_at"] = pd.Series([d.isoformat(sep=" ") if d else None for d in reviewed])
-    del reviewed
+        cols[f"{role}_officer"], cols[f"{role}_phone"] = _officers(
+            table, f"{role}_officer", f"{role}_phone")
+    cols["reported_at"], cols["reported_date"] = _moments(unreadable, table, "reported_at",
+                                                          with_date=True)
+    cols["reviewed_at"], _ = _moments(unreadable, table, "reviewed_at", with_date=False)
     cols["unreadable"] = pd.Series(unreadable.column())
     del unreadable
     cols["raw"] = _raw_json(table)
