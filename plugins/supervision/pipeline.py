@@ -117,8 +117,28 @@ def _staged(s: RunSettings) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame,
     if not (work / "landing.json").exists():
         raise FileNotFoundError(f"{work}: nothing staged; run the ingest stage of {s.month} first")
     meta = json.loads((work / "landing.json").read_text("utf-8"))
+    # the export without its raw lines: only the quarantined rows need them (_staged_raw)
+    import pyarrow.parquet as pq
+
+    columns = [c for c in pq.read_schema(work / "export.parquet").names if c != "raw"]
     return (meta, pd.read_parquet(work / "targets.parquet"), pd.read_parquet(work / "plan.parquet"),
-            pd.read_parquet(work / "export.parquet"))
+            pd.read_parquet(work / "export.parquet", columns=columns))
+
+
+def _staged_raw(s: RunSettings, rows: Any) -> list[str | None]:
+    """The raw lines of the staged export's records where ``rows`` (a boolean mask) is True."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out: list[str | None] = []
+    first = 0
+    for batch in pq.ParquetFile(work_dir(s) / "export.parquet").iter_batches(
+            batch_size=20_000, columns=["raw"]):   # a batch at a time: never the whole column
+        wanted = rows[first:first + batch.num_rows]
+        first += batch.num_rows
+        if wanted.any():
+            out.extend(batch.column(0).filter(pa.array(wanted)).to_pylist())
+    return out
 
 
 # --------------------------------------------------------------------------- quality + load
@@ -130,11 +150,12 @@ def _load_month(conn: Connection, programme: Programme, month: Month, kind: str,
     """Replace the month's rows (and the year's targets and plan) in one transaction."""
     m = str(month)
     wh.replace_year(conn, "targets", programme.year, targets.assign(programme_year=programme.year))
-    wh.replace_year(conn, "plan_communities", programme.year,
-                    plan.assign(programme_year=programme.year))
+    # the plan is filed once a year: its rows are rewritten only when they differ
+    wh.replace_year_if_changed(conn, "plan_communities", programme.year,
+                               plan.assign(programme_year=programme.year))
     mismatch = result.findings[result.findings.rule_id == "PLAN_MISMATCH"].groupby(
         "source_row")["field"].agg(lambda s: "、".join(dict.fromkeys(s)))
-    records = export.drop(columns=["raw"]).assign(
+    records = export.drop(columns=["raw"], errors="ignore").assign(
         report_month=m, is_valid=result.valid.values,
         plan_mismatch=export.source_row.map(mismatch))
     wh.replace_month(conn, "monthly_records", m, records)
@@ -223,7 +244,8 @@ def check_quality(s: RunSettings) -> dict[str, Any]:
                               file_findings=quality.summary_findings(meta["export_table"])
                               + quality.summary_findings(meta.get("plan_table")))
     book = quality.load_rules()
-    quarantine = quality.quarantine_frame(export, result, book)
+    quarantine = quality.quarantine_frame(export, result, book,
+                                          raw=_staged_raw(s, ~result.valid.to_numpy()))
     with engine.begin() as conn:
         _load_month(conn, programme, month, "full", targets, plan, export, result, quarantine, meta)
     staging = outputs.fresh_staging(s.output_dir, s.month)

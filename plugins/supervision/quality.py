@@ -713,8 +713,10 @@ QUARANTINE_COLUMNS = ["source_file", "source_row", "project_id", "city", "county
 
 
 def quarantine_frame(export: pd.DataFrame, result: QualityResult,
-                     book: RuleBook | None = None) -> pd.DataFrame:
-    """The quarantined rows: every blocking finding of each, and the row as it was in the file."""
+                     book: RuleBook | None = None, raw: list[str | None] | None = None) -> pd.DataFrame:
+    """The quarantined rows: every blocking finding of each, and the row as it was in the file
+    (``raw``: the quarantined rows' raw lines in file order, when ``export`` has no raw
+    column)."""
     book = book or load_rules()
     blocking = result.findings[result.findings.severity == "blocking"].dropna(subset=["source_row"])
     blocking = blocking.assign(detail=blocking["field"] + "：" + blocking["value"].fillna(EMPTY))
@@ -722,7 +724,10 @@ def quarantine_frame(export: pd.DataFrame, result: QualityResult,
         rule_ids=("rule_id", lambda s: ",".join(sorted(set(s)))),
         fields=("field", lambda s: "、".join(dict.fromkeys(s))),
         details=("detail", lambda s: "；".join(s)))
-    q = export[~result.valid.values].merge(grouped, left_on="source_row", right_index=True, how="left")
+    q = export[~result.valid.values]
+    if raw is not None:
+        q = q.assign(raw=pd.Series(raw, index=q.index, dtype=object if not raw else None))
+    q = q.merge(grouped, left_on="source_row", right_index=True, how="left")
     q["reasons"] = q["rule_ids"].map(
         lambda ids: "；".join(book[i].description for i in ids.split(",")))
     return q[QUARANTINE_COLUMNS].sort_values("source_row", kind="stable").reset_index(drop=True)

@@ -141,30 +141,40 @@ def _tuples(frame: pd.DataFrame) -> list[tuple]:
     return list(zip(*(_python_column(frame[c]) for c in frame.columns))) if len(frame) else []
 
 
+#: rows of a frame turned into Python tuples and sent at a time (a month's 300,000 records as
+#: one list of tuples would be 12 million Python objects at once)
+INSERT_BLOCK = 20_000
+
+
 def insert(conn: Connection, table: str, rows: Iterable[dict[str, Any]] | pd.DataFrame) -> int:
-    """Append rows to ``table``. A frame goes in column-wise as tuples: PostgreSQL's COPY, or
-    one executemany on SQLite (what a month's 300,000 records need)."""
+    """Append rows to ``table``. A frame goes in column-wise as tuples, a block of
+    :data:`INSERT_BLOCK` rows at a time: PostgreSQL's COPY, or executemany on SQLite."""
     if isinstance(rows, pd.DataFrame):
         if rows.empty:
             return 0
         cols = list(rows.columns)
-        data = _tuples(rows)
+        blocks: Iterable[list[tuple]] = (_tuples(rows.iloc[first:first + INSERT_BLOCK])
+                                         for first in range(0, len(rows), INSERT_BLOCK))
+        count = len(rows)
     else:
         dicts = list(rows)
         if not dicts:
             return 0
         cols = list(dicts[0])
-        data = [tuple(_clean(d.get(c)) for c in cols) for d in dicts]
+        blocks = [[tuple(_clean(d.get(c)) for c in cols) for d in dicts]]
+        count = len(dicts)
     names = ", ".join(cols)
     if conn.dialect.name == "postgresql":
         dbapi = conn.connection.driver_connection
         with dbapi.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for row in data:
-                copy.write_row(row)
+            for block in blocks:
+                for row in block:
+                    copy.write_row(row)
     else:
         placeholders = ", ".join("?" if conn.dialect.paramstyle == "qmark" else "%s" for _ in cols)
-        conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", data)
-    return len(data)
+        for block in blocks:
+            conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", block)
+    return count
 
 
 def delete_month(conn: Connection, table: str, month: str) -> None:
@@ -180,7 +190,41 @@ def replace_month(conn: Connection, table: str, month: str,
 def replace_year(conn: Connection, table: str, year: int,
                  rows: Iterable[dict[str, Any]] | pd.DataFrame) -> int:
     conn.execute(text(f"DELETE FROM {table} WHERE programme_year = :y"), {"y": year})
+    # whatever fingerprint the year had no longer describes its rows
+    conn.execute(text("DELETE FROM year_loads WHERE programme_year = :y AND table_name = :t"),
+                 {"y": year, "t": table})
     return insert(conn, table, rows)
+
+
+def fingerprint(rows: pd.DataFrame) -> str:
+    """A SHA-256 of a frame's contents, column names and types (its row order included)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in rows.columns:
+        column = rows[name]
+        h.update(f"{name}:{column.dtype}:".encode())
+        h.update(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def replace_year_if_changed(conn: Connection, table: str, year: int, rows: pd.DataFrame) -> bool:
+    """:func:`replace_year`, skipped when the year's rows in ``table`` are the ones last
+    written from a frame with the same fingerprint (``year_loads``) and are all still there.
+    True when the rows were written."""
+    mark = fingerprint(rows)
+    stored = conn.execute(text("SELECT fingerprint, row_count FROM year_loads WHERE "
+                               "programme_year = :y AND table_name = :t"),
+                          {"y": year, "t": table}).fetchone()
+    if stored is not None and stored[0] == mark and stored[1] == len(rows):
+        present = conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE programme_year = :y"),
+                               {"y": year}).scalar_one()
+        if present == len(rows):
+            return False
+    replace_year(conn, table, year, rows)
+    insert(conn, "year_loads", [{"programme_year": year, "table_name": table,
+                                 "fingerprint": mark, "row_count": len(rows)}])
+    return True
 
 
 def frame(conn_or_engine: Connection | Engine, statement: str, **params: Any) -> pd.DataFrame:
