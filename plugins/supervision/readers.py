@@ -340,14 +340,14 @@ def _read_csv_sheet(path: Path, kind: str, columnar: bool = True) -> tuple[_Shee
                 continue
             block.append(row)
             if len(block) == _BLOCK_ROWS:
-                blocks.append(_store_block(block, None))
+                blocks.append(_store_block(block, None, text=True))
                 lengths.append(len(block))
                 block = []
     except csv.Error as exc:
         raise InputFileError(path, f"is not a well-formed csv file ({exc})") from exc
     del reader, content
     if block:
-        blocks.append(_store_block(block, None))
+        blocks.append(_store_block(block, None, text=True))
         lengths.append(len(block))
     if r >= 0 and r not in spanning:  # the last record is always looked at (as before)
         spanning[r] = row
@@ -390,11 +390,14 @@ class _Chunk:
         return _Chunk(self.values[first:], self.empty)
 
 
-def _chunk(cells: tuple | list, empty: Any) -> _Chunk:
+def _chunk(cells: tuple | list, empty: Any, text: bool = False) -> _Chunk:
     """A column's cells stored compactly when they are all of one kind: text (and None), or
-    numbers with empty cells ("") among them; otherwise kept as they are."""
+    numbers with empty cells ("") among them; otherwise kept as they are. ``text``: the cells
+    are known to be text or None (a csv's), so their types need not be counted."""
     import pyarrow as pa
 
+    if text:
+        return _Chunk(pa.array(cells, type=pa.string()), None)
     counts = Counter(map(type, cells))
     kinds = set(counts) - {type(None)}
     try:
@@ -412,11 +415,12 @@ def _chunk(cells: tuple | list, empty: Any) -> _Chunk:
     return _Chunk(list(cells), empty)
 
 
-def _store_block(rows: list[list[Any]], empty: Any) -> list[_Chunk]:
-    """A block of records as one chunk per column (None past a record's end)."""
+def _store_block(rows: list[list[Any]], empty: Any, text: bool = False) -> list[_Chunk]:
+    """A block of records as one chunk per column (None past a record's end); ``text``: every
+    cell is a string (a csv's records)."""
     from itertools import zip_longest
 
-    return [_chunk(column, empty) for column in zip_longest(*rows)]
+    return [_chunk(column, empty, text) for column in zip_longest(*rows)]
 
 
 class _StoredRows:
