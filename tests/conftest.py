@@ -24,6 +24,9 @@ os.environ.update({
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
     "GX_ANALYTICS_ENABLED": "False",
     "SUPERVISION_SEND_PAUSE_SECONDS": "0",   # delivery passes without pauses (SendBudget)
+    # the suite renders many months on a busy machine: one PDF process each, except where a
+    # test asks for the default's 2 (tests/dags/test_end_to_end.py, test_documents.py)
+    "SUPERVISION_PDF_WORKERS": "1",
 })
 # the warehouse of a test is its own; never the demo's var/warehouse.db
 os.environ.pop("SUPERVISION_WAREHOUSE_URL", None)

@@ -983,6 +983,8 @@ def render_month(programme: Programme, month: Month, figures: pd.DataFrame,
     finally:
         if pool is not None:
             pool.close()
+    log.info("documents %s: %d PDFs rendered in %d process%s", month, len(rendered), workers,
+             "es" if workers > 1 else "")
     return rendered
 
 
@@ -997,14 +999,18 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+#: processes rendering a month's PDFs when SUPERVISION_PDF_WORKERS is not set
+DEFAULT_PDF_WORKERS = 2
+
+
 def pdf_workers(documents: int) -> int:
     """Processes rendering a month's PDFs, this one included: ``SUPERVISION_PDF_WORKERS``
-    (default 1: this process alone), never more than the documents nor the usable cores, and
-    1 for fewer than :data:`MIN_PARALLEL_DOCUMENTS` documents. On the shared 2-core machine
-    (docs/documents.md, "Render time: what was tried") a second process, even started
-    before the HTML is built and with this process rendering too, costs ≈ 3 s more CPU (its
-    imports and fonts) and was not faster with the cores already busy, hence opt-in."""
-    configured = int(os.environ.get("SUPERVISION_PDF_WORKERS") or 1)
+    (default :data:`DEFAULT_PDF_WORKERS`; 1: this process alone), never more than the
+    documents nor the usable cores, and 1 for fewer than :data:`MIN_PARALLEL_DOCUMENTS`
+    documents. Measured on an idle 2-core machine (docs/documents.md), June's 16 PDFs at
+    1,000 communities take 5.9–6.6 s with 2 processes against 8.8–9.0 s with one; with both
+    cores already busy the second process only adds its start-up (≈ 3 s of CPU)."""
+    configured = int(os.environ.get("SUPERVISION_PDF_WORKERS") or DEFAULT_PDF_WORKERS)
     if configured <= 1 or documents < MIN_PARALLEL_DOCUMENTS:
         return 1
     return max(1, min(configured, usable_cores(), documents))

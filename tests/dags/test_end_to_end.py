@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +27,18 @@ def _rows(path):
 
 @pytest.fixture(scope="module")
 def june_run(airflow_db, sample_landing, tmp_path_factory):
+    """June through Airflow as `make run` has it, the PDFs in the default 2 processes (a
+    worker spawned from inside Airflow's task runner)."""
     out = tmp_path_factory.mktemp("out")
+    pinned = os.environ.pop("SUPERVISION_PDF_WORKERS", None)
+    try:
+        return _run_june(sample_landing, out)
+    finally:
+        if pinned is not None:
+            os.environ["SUPERVISION_PDF_WORKERS"] = pinned
+
+
+def _run_june(sample_landing, out):
     with warehouse_env(f"sqlite:///{out / 'warehouse.db'}"):
         from airflow.dag_processing.dagbag import DagBag
 

@@ -64,7 +64,12 @@ def test_stylesheets_whose_origin_matters_are_not_shared():
 def test_pdf_workers(monkeypatch):
     monkeypatch.setattr(documents, "usable_cores", lambda: 2)
     monkeypatch.delenv("SUPERVISION_PDF_WORKERS", raising=False)
-    assert documents.pdf_workers(16) == 1                 # opt-in (measured, docs/documents.md)
+    assert documents.pdf_workers(16) == 2                 # the default (measured, docs/documents.md)
+    monkeypatch.setattr(documents, "usable_cores", lambda: 1)
+    assert documents.pdf_workers(16) == 1                 # one core: this process alone
+    monkeypatch.setattr(documents, "usable_cores", lambda: 2)
+    monkeypatch.setenv("SUPERVISION_PDF_WORKERS", "1")
+    assert documents.pdf_workers(16) == 1                 # opted out
     monkeypatch.setenv("SUPERVISION_PDF_WORKERS", "8")
     assert documents.pdf_workers(16) == 2                 # capped by the usable cores
     assert documents.pdf_workers(documents.MIN_PARALLEL_DOCUMENTS - 1) == 1
