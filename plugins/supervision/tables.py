@@ -18,7 +18,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from .figures import PROVINCE_ROW, format_score
-from .outputs import normalize_zip, write_csv
+from .outputs import normalize_zip, per_distinct, write_csv_columns
 from .watch_lists import BASIC_REASONS
 
 REASON_LABELS = {
@@ -232,9 +232,28 @@ def _rows(frame: pd.DataFrame, columns: Sequence[Col]) -> list[dict[str, Any]]:
     return records
 
 
+def _source(frame: pd.DataFrame, key: str) -> pd.Series | None:
+    """A table's column ``key`` (``reason_label`` derived from ``reason`` when the frame has
+    no label, as :func:`_rows` does), None when the frame has neither."""
+    if key in frame.columns:
+        return frame[key]
+    if key == "reason_label" and "reason" in frame.columns:
+        return pd.Series([REASON_LABELS.get(r) or BASIC_REASONS.get(r, "")
+                          for r in frame["reason"].tolist()], index=frame.index, dtype=object)
+    return None
+
+
+def _csv_column(values: list[Any], kind: str) -> list[Any]:
+    """:func:`_csv_value` of each cell, computed once per distinct cell."""
+    return per_distinct(lambda v: _csv_value(v, kind), values)
+
+
 def write_table_csv(path: Path, columns: Sequence[Col], frame: pd.DataFrame) -> Path:
-    rows = [[_csv_value(r.get(c.key), c.kind) for c in columns] for r in _rows(frame, columns)]
-    return write_csv(path, [c.header for c in columns], rows)
+    """A table's csv, column by column (a national month's lists are 100,000 rows)."""
+    sources = [_source(frame, c.key) for c in columns]
+    return write_csv_columns(path, [c.header for c in columns], [
+        _csv_column(src.tolist() if src is not None else [None] * len(frame), c.kind)
+        for c, src in zip(columns, sources)])
 
 
 # --------------------------------------------------------------------------- xlsx
@@ -291,12 +310,8 @@ FAST_ROWS = True
 def _column_values(frame: pd.DataFrame, key: str, kind: str, n: int) -> list:
     """One column's cell values, as :func:`_xlsx_value` gives them cell by cell, converted once
     for the whole column: None (a ruled blank), str or a number."""
-    if key in frame.columns:
-        series = frame[key]
-    elif key == "reason_label" and "reason" in frame.columns:
-        series = pd.Series([REASON_LABELS.get(r) or BASIC_REASONS.get(r, "")
-                            for r in frame["reason"].tolist()], index=frame.index, dtype=object)
-    else:
+    series = _source(frame, key)
+    if series is None:
         return [_xlsx_value(None, kind)] * n
     values = series.tolist()
     if kind in ("flag", "valid"):

@@ -310,3 +310,18 @@ def test_the_approver_named_for_smtp_is_recorded(tmp_path, monkeypatch):
     assert "approved by 王伟" in approve("2020-06", " 王伟 ", "make-run:2020-06:t")
     (row,) = approvals.decisions(warehouse.connect(url), "2020-06")
     assert (row["decision"], row["decided_by"], row["run_id"]) == ("approved", "王伟", "make-run:2020-06:t")
+
+
+def test_a_table_written_column_by_column_is_the_table_written_row_by_row(tmp_path):
+    """outputs.write_csv_columns makes each distinct cell safe once (issue 17): the same bytes as
+    write_csv, also for cells equal to each other but written differently (0.0 and -0.0, 1 and
+    1.0 and True), NaN, and a cell that cannot be hashed."""
+    columns = [["=1+1", "=1+1", "长沙市", None, "\r x", float("nan"), "@A", "=1+1"],
+               [0.0, -0.0, 0.0, -0.0, 1, 1.0, True, float("nan")],
+               [["a"], ["a"], 3, 3, "", " ", "-", "+1"]]
+    rows = list(zip(*columns))
+    by_rows = outputs.write_csv(tmp_path / "rows.csv", ["甲", "乙", "丙"], rows)
+    by_columns = outputs.write_csv_columns(tmp_path / "columns.csv", ["甲", "乙", "丙"], columns)
+    assert by_columns.read_bytes() == by_rows.read_bytes()
+    assert outputs.per_distinct(repr, [0.0, -0.0, 0.0, 1, True, 1.0]) == [
+        "0.0", "-0.0", "0.0", "1", "True", "1.0"]
