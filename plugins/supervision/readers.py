@@ -236,10 +236,21 @@ def _parse_csv(content: str, delimiter: str, limit: int | None = None) -> list[l
     default field limit of 131,072 characters."""
     if csv.field_size_limit() < len(content) + 1:
         csv.field_size_limit(len(content) + 1)
-    lines = io.StringIO(content, newline="")
     if limit is not None:
-        lines = io.StringIO("".join(content.splitlines(keepends=True)[:limit]), newline="")
-    return list(csv.reader(lines, delimiter=delimiter))
+        content = _first_lines(content, limit)
+    return list(csv.reader(io.StringIO(content, newline=""), delimiter=delimiter))
+
+
+def _first_lines(content: str, limit: int, size: int = 1 << 16) -> str:
+    """``"".join(content.splitlines(keepends=True)[:limit])`` without splitting the whole
+    text (a national export is 300,000 lines): a prefix holding more than ``limit`` lines
+    has the same first ``limit`` lines (the one it may cut, perhaps between \\r and \\n, is
+    after them). ``size``: the first prefix's length."""
+    while True:
+        lines = content[:size].splitlines(keepends=True)
+        if len(lines) > limit or size >= len(content):
+            return "".join(lines[:limit])
+        size *= 4
 
 
 def _unclosed_quote(path: Path, kind: str, head: list[list[Any]], spanning: dict[int, list[Any]],
@@ -283,9 +294,10 @@ def _choose_delimiter(content: str, kind: str) -> str:
     # the delimiter is the one under which the header matches the most fields (a sniffer is
     # easily fooled by title lines and by commas inside Chinese text)
     best, best_score = ",", -1
+    head = _first_lines(content, DELIMITER_SAMPLE_LINES)
     for delimiter in CSV_DELIMITERS:
         try:
-            sample = _parse_csv(content, delimiter, DELIMITER_SAMPLE_LINES)
+            sample = _parse_csv(head, delimiter)
         except csv.Error:
             continue
         found = _find_header(sample, kind)
@@ -315,6 +327,8 @@ def _read_csv_sheet(path: Path, kind: str, columnar: bool = True) -> tuple[_Shee
     if not content.strip().strip("\ufeff"):
         raise InputFileError(path, "the file is empty")
     best = _choose_delimiter(content, kind)
+    if columnar and len(content) >= _SPLIT_MIN_CHARS and '"' not in content and "\0" not in content:
+        return _split_csv_sheet(path, kind, content, best), encoding, best
     if csv.field_size_limit() < len(content) + 1:
         csv.field_size_limit(len(content) + 1)
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=best)
@@ -355,6 +369,53 @@ def _read_csv_sheet(path: Path, kind: str, columnar: bool = True) -> tuple[_Shee
     _unclosed_quote(path, kind, grid[:HEADER_SEARCH_ROWS], spanning, starts, best)
     body = _StoredRows.from_blocks(blocks, lengths) if blocks else None
     return _Sheet(None, True, grid, body, _ARROW_FROM), encoding, best
+
+
+#: a csv at least this long with no quote character and no NUL is split by Arrow
+#: (:func:`_split_csv_sheet`); the tests split every such file
+_SPLIT_MIN_CHARS = 1_000_000
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _split_csv_sheet(path: Path, kind: str, content: str, delimiter: str) -> _Sheet:
+    """:func:`_read_csv_sheet` of a csv without any quote character (nor NUL), as a national
+    export usually is: there ``csv.reader`` gives each line (ended by \\r\\n, \\r or \\n, as
+    ``io.StringIO(newline="")`` reads it) split at the delimiter, an empty line as no cell; so
+    the lines below the head are split by Arrow, a block at a time, and never become Python
+    lists. The same rows as ``csv.reader`` (the tests compare both on the corpus and on
+    generated files)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lines = _LINE_END.split(content)
+    if lines and lines[-1] == "":    # the file ends with a line break: no record after it
+        lines.pop()
+    grid = [line.split(delimiter) if line else [] for line in lines[:HEAD_ROWS]]
+    blocks: list[list[_Chunk]] = []
+    lengths: list[int] = []
+    for first in range(_ARROW_FROM, len(lines), _BLOCK_ROWS):
+        text = pa.array(lines[first:first + _BLOCK_ROWS], pa.string())
+        split = pc.split_pattern(text, delimiter)
+        offsets = split.offsets.to_numpy()
+        widths = np.diff(offsets)
+        widths[np.asarray(pc.equal(text, "").to_numpy(zero_copy_only=False), dtype=bool)] = 0
+        cells = split.flatten()
+        block = []
+        for col in range(int(widths.max(initial=0))):
+            present = widths > col
+            taken = cells.take(pa.array(np.where(present, offsets[:-1] + col, 0)))
+            block.append(_Chunk(pc.if_else(pa.array(present), taken,
+                                           pa.scalar(None, pa.string())), None))
+        blocks.append(block)
+        lengths.append(len(text))
+    last = len(lines) - 1
+    if last >= 0:  # the last record is always looked at (as csv.reader's path does)
+        _unclosed_quote(path, kind, grid[:HEADER_SEARCH_ROWS],
+                        {last: lines[last].split(delimiter) if lines[last] else []},
+                        {last: last + 1}, delimiter)
+    body = _StoredRows.from_blocks(blocks, lengths) if blocks else None
+    return _Sheet(None, True, grid, body, _ARROW_FROM)
 
 
 class _Chunk:
@@ -498,6 +559,27 @@ class _StoredRows:
         else:
             for ch, index in self._split(self.columns[col], which):
                 out.extend(ch.pylist(index))
+        return out
+
+    def map_cells(self, col: int, fn: Callable[[Any], Any]) -> list[Any]:
+        """``_per_cell(fn, self.cells(col))``: an Arrow chunk's distinct cells found by Arrow
+        (``dictionary_encode``), so that the cells never become Python objects; ``fn`` must
+        be pure (the screen's tests of a cell)."""
+        if col >= len(self.columns):
+            return [fn(None)] * self.n
+        out: list[Any] = []
+        for ch in self.columns[col]:
+            if isinstance(ch.values, list):
+                out.extend(_per_cell(fn, ch.values))
+                continue
+            import numpy as np
+
+            encoded = ch.values.dictionary_encode()
+            mapped = [fn(v) for v in encoded.dictionary.to_pylist()] + [fn(ch.empty)]
+            index = encoded.indices.fill_null(len(mapped) - 1).to_numpy()
+            table = np.empty(len(mapped), dtype=object)
+            table[:] = mapped
+            out.extend(table[index].tolist())
         return out
 
     def rows(self, which: list[int]) -> list[list[Any]]:
@@ -931,6 +1013,9 @@ class _ListRows:
     def cells(self, col: int, which: list[int] | None = None) -> list[Any]:
         return _column_of(self.list, col, which, shortest=self.width)
 
+    def map_cells(self, col: int, fn: Callable[[Any], Any]) -> list[Any]:
+        return _per_cell(fn, self.cells(col))
+
     def rows(self, which: list[int]) -> list[list[Any]]:
         return [self.list[i] for i in which]
 
@@ -947,7 +1032,8 @@ def _all_blank(body: Any, cols: Iterable[int], which: list[int]) -> list[int]:
     for col in cols:
         if not which:
             break
-        blank = _per_cell(_blank_cell, body.cells(col, which))
+        blank = (body.map_cells(col, _blank_cell) if len(which) == len(body)
+                 else _per_cell(_blank_cell, body.cells(col, which)))
         which = list(compress(which, blank))
     return which
 
@@ -987,15 +1073,14 @@ def _screen(body: Any, width: int, identity_cols: list[int], data_cols: list[int
         cheapest = sorted(header_keys, key=lambda c: _cardinality(body, c))[:h - need + 1]
         for col in cheapest:
             target = header_keys[col]
-            hits = _per_cell(lambda v, t=target: v.__class__ is str and header_key(v) == t,
-                             body.cells(col))
+            hits = body.map_cells(col, lambda v, t=target: v.__class__ is str and header_key(v) == t)
             maybe.update(compress(every, hits))
     if identity_cols:
         total_like = [True] * n
         note_like = [False] * n
         identity_blank = [True] * n
         for col in identity_cols:
-            keys = _per_cell(nz.key, body.cells(col))
+            keys = body.map_cells(col, nz.key)
             total_like = [t and (not k or _summary_like(k) or _COUNT.match(k) is not None)
                           for t, k in zip(total_like, keys)]
             note_like = [t or (k.startswith(_NOTE_PREFIXES) or _NUMBERED_NOTE.match(k) is not None)

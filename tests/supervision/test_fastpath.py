@@ -130,6 +130,7 @@ def arrow_always(monkeypatch):
     monkeypatch.setattr(readers, "_SCREEN_MIN_ROWS", 0)
     monkeypatch.setattr(readers, "_ARROW_FROM", 0)
     monkeypatch.setattr(readers, "_BLOCK_ROWS", 3)
+    monkeypatch.setattr(readers, "_SPLIT_MIN_CHARS", 0)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

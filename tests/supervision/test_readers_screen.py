@@ -40,6 +40,7 @@ def screen_always(monkeypatch):
     monkeypatch.setattr(readers, "_SCREEN_MIN_ROWS", 0)
     monkeypatch.setattr(readers, "_ARROW_FROM", 0)
     monkeypatch.setattr(readers, "_BLOCK_ROWS", 2)
+    monkeypatch.setattr(readers, "_SPLIT_MIN_CHARS", 0)
 
 
 def _both(path, kind):
@@ -135,3 +136,30 @@ def test_the_screen_looks_at_few_rows_of_a_clean_export(tmp_path, monkeypatch):
     assert table.rows_read == 1000
     assert [s.reason for s in table.skipped] == ["title", "summary", "note"]
     assert len(seen) == 2          # the blank row is counted without it
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet="ab长 ,;\t\r\n\u2028\x0b", max_size=120),
+       delimiter=st.sampled_from([",", ";", "\t"]))
+def test_a_quote_free_csv_is_split_into_the_rows_csv_reader_gives(tmp_path, screen_always, text,
+                                                                   delimiter):
+    """readers._split_csv_sheet (issue 17) against csv.reader itself: line ends \\r\\n, \\r and
+    \\n (and no others), empty lines, a last line with or without its line break."""
+    import csv
+    import io
+
+    expected = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    sheet = readers._split_csv_sheet(tmp_path / "x.csv", "export", text, delimiter)
+    assert sheet.grid == expected[:readers.HEAD_ROWS]
+    width = max(map(len, expected), default=0)
+    stored = sheet.body.rows(list(range(len(sheet.body)))) if sheet.body is not None else []
+    assert [r + [None] * (width - len(r)) for r in stored] == \
+        [r + [None] * (width - len(r)) for r in expected]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="a,\r\n\x0b\x0c\x1c\x85\u2028\u2029", max_size=80),
+       limit=st.integers(0, 12), size=st.integers(1, 9))
+def test_the_first_lines_of_a_csv_are_those_of_the_whole_text_split(text, limit, size):
+    assert readers._first_lines(text, limit, size) == \
+        "".join(text.splitlines(keepends=True)[:limit])
