@@ -38,7 +38,7 @@ help:
 	@echo "make backfill-check FROM=YYYY-MM TO=YYYY-MM   backfill vs single-month runs, byte for byte"
 	@echo "make new-year YEAR=YYYY [FROM=YYYY] [FORCE=1]   the next programme file, dates moved, decisions marked (docs/runbook.md §5)"
 	@echo "make test                 the test suite"
-	@echo "make bench [SCALES='1000 30000 300000']   time a month's stages at national scale (docs/benchmarks.md)"
+	@echo "make bench [SCALES='1000 30000 300000'] [FORMAT=xlsx|csv]   time a month at national scale, beside a pandas peer (docs/benchmarks.md)"
 	@echo "make sample               (re)generate the sample landing area in var/landing"
 	@echo "make lock                 re-resolve requirements.lock from requirements.in"
 	@echo "make env                  a new .env for docker-compose, secrets generated (docs/deployment.md)"
@@ -122,8 +122,10 @@ test: install fonts
 # pandas peer (bench/peer.py); results in bench/results, recorded in docs/benchmarks.md.
 # 1,000,000 communities is opt-in: make bench SCALES="1000 30000 300000 1000000"
 SCALES ?= 1000 30000 300000
+# the export format of the generated landing areas (the plan is always xlsx, as filed)
+FORMAT ?= xlsx
 bench: install fonts
-	$(BIN)/python bench/run.py --scales $(SCALES)
+	$(BIN)/python bench/run.py --scales $(SCALES) --format $(FORMAT)
 
 lock:
 	$(BIN)/uv pip compile requirements.in --python-version 3.11 -q -o requirements.lock
