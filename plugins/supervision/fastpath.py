@@ -128,19 +128,21 @@ def series(array: pa.Array):
 
 def integers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """The cells that are a plain integer (``-12``, ``007``): (which, their int64 values)."""
-    ok = _mask(pc.match_substring_regex(array, INTEGER))
-    values = np.zeros(len(array), dtype=np.int64)
-    if ok.any():
-        values[ok] = pc.cast(array.filter(pa.array(ok)), pa.int64()).to_numpy()
-    return ok, values
+    return _matching(array, INTEGER, pa.int64(), np.int64)
 
 
 def areas(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """The cells that are a plain decimal of at most nine digits either side: (which, float)."""
-    ok = _mask(pc.match_substring_regex(array, AREA))
-    values = np.zeros(len(array), dtype=np.float64)
+    return _matching(array, AREA, pa.float64(), np.float64)
+
+
+def _matching(array: pa.Array, pattern: str, arrow_type: pa.DataType,
+              dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """The cells matching ``pattern`` and their values cast by Arrow (0 elsewhere)."""
+    ok = _mask(pc.match_substring_regex(array, pattern))
+    values = np.zeros(len(array), dtype=dtype)
     if ok.any():
-        values[ok] = pc.cast(array.filter(pa.array(ok)), pa.float64()).to_numpy()
+        values[ok] = pc.cast(array.filter(pa.array(ok)), arrow_type).to_numpy()
     return ok, values
 
 

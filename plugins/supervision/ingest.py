@@ -822,7 +822,7 @@ def load_export(snapshot: Snapshot, province: Province,
         unique = key in ("project_id", "name", "address")
         values = ([nz.text(v) for v in table.column(key)] if unique
                   else _mapped(nz.text, table.column(key)))
-        kept[key], cols[key] = values, pd.Series(values)  # the reference
+        kept[key], cols[key] = values, pd.Series(values)  # not stored as Arrow text
     for key in CODE_FIELDS:
         cols[key] = _column(_per_distinct(table, key, lambda v: nz.key(v) or None))
     kept["city"] = _per_distinct(table, "city", lambda v: _city(v, province))

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from supervision import fastpath, readers
+from supervision import fastpath
 from supervision import normalize as nz
 from supervision.config import load_province
 from supervision.errors import InputFileError, LandingError
@@ -24,6 +24,9 @@ from supervision.ingest import _mapped, load_export
 from supervision.landing import Snapshot, list_snapshots
 from tests.fixtures.corpus import CASES
 from tests.supervision.test_readers import write_export
+# every record of a small file stored as Arrow columns (and split by Arrow), as a national
+# export's are
+from tests.supervision.test_readers_screen import screen_always  # noqa: F401  (fixture)
 
 # characters around the fast paths' edges: digits of other scripts, spaces of other kinds,
 # invisible and control characters, JSON's escapes, units, placeholders' pieces
@@ -124,18 +127,10 @@ def _same(snapshot):
     return fast[1]
 
 
-@pytest.fixture
-def arrow_always(monkeypatch):
-    """Every record of a small file stored as Arrow columns, as a national export's are."""
-    monkeypatch.setattr(readers, "_SCREEN_MIN_ROWS", 0)
-    monkeypatch.setattr(readers, "_ARROW_FROM", 0)
-    monkeypatch.setattr(readers, "_BLOCK_ROWS", 3)
-    monkeypatch.setattr(readers, "_SPLIT_MIN_CHARS", 0)
-
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_every_corpus_export_parses_the_same_with_and_without_the_fast_paths(case, tmp_path,
-                                                                             arrow_always):
+                                                                             screen_always):
     landing = tmp_path / "landing"
     case.build(landing)
     try:
@@ -152,7 +147,7 @@ _FIELD = st.one_of(_odd, _number, _moment, _phone, _name, st.none())
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.lists(_FIELD, min_size=10, max_size=10), min_size=1, max_size=12),
        as_csv=st.booleans())
-def test_generated_exports_parse_the_same_with_and_without_the_fast_paths(tmp_path, arrow_always,
+def test_generated_exports_parse_the_same_with_and_without_the_fast_paths(tmp_path, screen_always,
                                                                           rows, as_csv):
     header = ["项目编号", "市州", "所在县市区", "小区名称", "涉及户数", "总建筑面积", "计划总投资（万元）",
               "填报时间", "实施责任人", "实施责任人电话"]
