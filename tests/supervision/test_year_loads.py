@@ -70,3 +70,10 @@ def test_the_fingerprint_sees_values_types_columns_and_order():
     assert wh.fingerprint(plan.iloc[::-1].reset_index(drop=True)) != mark
     assert wh.fingerprint(plan.rename(columns={"street": "road"})) != mark
     assert wh.fingerprint(plan.astype({"households": "float64"})) != mark
+    assert wh.fingerprint(plan.astype({"households": "float64"}).astype(
+        {"households": "Int64"})) == mark
+    # a frame Arrow cannot carry (mixed objects) is fingerprinted by pandas' hashes instead
+    mixed = plan.assign(ownership=pd.Series([1, "公房"], dtype=object))
+    assert wh.fingerprint(mixed) == wh.fingerprint(mixed.copy())
+    assert wh.fingerprint(mixed) != wh.fingerprint(mixed.assign(ownership=pd.Series(
+        [2, "公房"], dtype=object)))
