@@ -87,7 +87,23 @@ def _safe_column(values: list[Any]) -> list[Any]:
 def per_distinct(fn: Callable[[Any], Any], values: Iterable[Any]) -> list[Any]:
     """``[fn(v) for v in values]`` with ``fn`` called once per distinct value: distinct by type
     and value, 0.0 and -0.0 apart (equal, but written differently); an unhashable value is
-    computed each time. ``fn`` must be pure."""
+    computed each time. ``fn`` must be pure.
+
+    A column of one type (missing cells aside) is mapped through one dict, with no Python code
+    per cell; a column mixing types, or holding a float zero, is keyed cell by cell."""
+    values = values if isinstance(values, list) else list(values)
+    kinds = set(map(type, values))
+    kinds.discard(type(None))  # None equals nothing but None: it never merges with a value
+    if len(kinds) <= 1:
+        try:
+            distinct = dict.fromkeys(values)
+        except TypeError:  # unhashable cells
+            distinct = None
+        # one type: equal keys are the same value, except float zeros (0.0 == -0.0)
+        if distinct is not None and not (float in kinds and any(
+                v == 0.0 for v in distinct if v.__class__ is float)):
+            mapped = {v: fn(v) for v in distinct}
+            return list(map(mapped.__getitem__, values))
     cache: dict[tuple, Any] = {}
     out: list[Any] = []
     append = out.append

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from .figures import PROVINCE_ROW, format_score
-from .outputs import normalize_zip, per_distinct, write_csv_columns
+from .outputs import per_distinct, write_csv_columns
 from .watch_lists import BASIC_REASONS
 
 REASON_LABELS = {
@@ -545,7 +545,10 @@ def write_xlsx(path: Path, sheets: Iterable[Sheet]) -> Path:
     for sheet in sheets:
         _write_sheet(wb, formats, sheet)
     wb.close()
-    normalize_zip(path)
+    # no normalize_zip (which recompressed every entry: a third of the time of a long list's
+    # workbook): XlsxWriter's file is already reproducible — its parts dated 1980-01-31 by
+    # os.utime on its own temporary files, mode 0600, docProps dated by `created` above
+    # (test_tables: the same bytes under other time zones, umasks and moments)
     return path
 
 

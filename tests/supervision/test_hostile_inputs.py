@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from supervision import delivery, outputs, pipeline
 from supervision.errors import InputFileError, LandingError
@@ -325,3 +327,28 @@ def test_a_table_written_column_by_column_is_the_table_written_row_by_row(tmp_pa
     assert by_columns.read_bytes() == by_rows.read_bytes()
     assert outputs.per_distinct(repr, [0.0, -0.0, 0.0, 1, True, 1.0]) == [
         "0.0", "-0.0", "0.0", "1", "True", "1.0"]
+
+
+_CELLS = st.one_of(st.none(), st.text(max_size=3), st.integers(-3, 3), st.booleans(),
+                   st.floats(allow_nan=True, allow_infinity=True, width=16),
+                   st.sampled_from([0.0, -0.0, 1.0, float("nan")]))
+
+
+@given(st.one_of(st.lists(_CELLS, max_size=30),                          # mixed types
+                 st.lists(st.one_of(st.none(), st.text(max_size=2)), max_size=30),   # one type
+                 st.lists(st.one_of(st.none(), st.floats(width=16)), max_size=30),
+                 st.lists(st.sampled_from([0.0, -0.0, 2.5, None]), max_size=30),
+                 st.lists(st.one_of(st.none(), st.integers(-2, 2)), max_size=30)))
+@example([0.0, -0.0, None, 0.0])
+@example([1, 1.0, True])
+def test_per_distinct_is_the_cell_by_cell_map(cells):
+    """outputs.per_distinct, also on its one-dict path for a column of one type: exactly
+    ``[fn(v) for v in cells]`` (1 and 1.0 and True, 0.0 and -0.0 kept apart)."""
+    assert outputs.per_distinct(repr, cells) == [repr(v) for v in cells]
+
+
+def test_per_distinct_calls_once_per_distinct_cell_of_one_type():
+    calls = []
+    cells = ["甲", "乙", None, "甲", None, "乙"] * 1000
+    assert outputs.per_distinct(lambda v: calls.append(v) or v, cells) == cells
+    assert len(calls) == 3 and set(calls) == {"甲", "乙", None}

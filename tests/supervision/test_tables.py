@@ -154,3 +154,37 @@ def test_money_is_exact_in_wan():
     assert tables.money_wan(1) == "0.0001"
     assert tables.money_wan(12345678901234) == "1234567890.1234"
     assert tables.money_wan(None) == ""
+
+
+def test_a_workbook_is_the_same_bytes_in_any_time_zone_umask_and_moment(month, tmp_path):
+    """The xlsx twins are not rewritten after XlsxWriter (issue 17): its own file must already
+    be reproducible — parts dated 1980-01-31, mode 0600, no time of saving."""
+    import os
+    import time
+    import zipfile
+
+    _out, data = month
+    written = []
+    saved_tz, saved_umask = os.environ.get("TZ"), os.umask(0o022)
+    try:
+        for zone, mask in (("UTC", 0o022), ("Asia/Shanghai", 0o077), ("America/Los_Angeles", 0o002)):
+            os.environ["TZ"] = zone
+            time.tzset()
+            os.umask(mask)
+            path = tmp_path / f"{len(written)}.xlsx"
+            tables.write_ranking_xlsx(path, data["figures"], "标题", "数据截至2020年6月30日",
+                                      load_programme(2020).weights)
+            written.append(path.read_bytes())
+            time.sleep(1.1)   # a zip's times have a 2-second grain: cross one
+    finally:
+        os.umask(saved_umask)
+        if saved_tz is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = saved_tz
+        time.tzset()
+    assert written[0] == written[1] == written[2]
+    with zipfile.ZipFile(tmp_path / "0.xlsx") as z:
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 31, 0, 0, 0)}
+        assert {i.external_attr >> 16 & 0o777 for i in z.infolist()} == {0o600}
+        assert b"2000-01-01T00:00:00Z" in z.read("docProps/core.xml")
