@@ -124,7 +124,7 @@ test: install fonts
 SCALES ?= 1000 30000 300000
 # the export format of the generated landing areas (the plan is always xlsx, as filed)
 FORMAT ?= xlsx
-bench: install fonts
+bench: install fonts airflow-db
 	$(BIN)/python bench/run.py --scales $(SCALES) --format $(FORMAT)
 
 lock:
