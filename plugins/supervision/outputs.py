@@ -84,20 +84,25 @@ def _safe_column(values: list[Any]) -> list[Any]:
     return per_distinct(_safe_cell, values)
 
 
+#: types whose equal values are always written alike (1 and True differ by type only)
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def per_distinct(fn: Callable[[Any], Any], values: Iterable[Any]) -> list[Any]:
     """``[fn(v) for v in values]`` with ``fn`` called once per distinct value: distinct by type
-    and value, 0.0 and -0.0 apart (equal, but written differently); an unhashable value is
-    computed each time. ``fn`` must be pure.
+    and value, and for other types than str, int and bool by type and ``repr`` (0.0 and -0.0,
+    Decimal("1") and Decimal("1.0") are equal but written differently); an unhashable value of
+    those is computed each time. ``fn`` must be pure.
 
-    A column of one type (missing cells aside) is mapped through one dict, with no Python code
-    per cell; a column mixing types, or holding a float zero, is keyed cell by cell."""
+    A column of one plain type (None aside), or of floats without a zero, is mapped through one
+    dict with no Python code per cell; any other column is keyed cell by cell."""
     values = values if isinstance(values, list) else list(values)
     kinds = set(map(type, values))
     kinds.discard(type(None))  # None equals nothing but None: it never merges with a value
-    if len(kinds) <= 1:
+    if len(kinds) <= 1 and kinds <= {str, int, bool, float}:
         try:
             distinct = dict.fromkeys(values)
-        except TypeError:  # unhashable cells
+        except TypeError:  # pragma: no cover - these types hash
             distinct = None
         # one type: equal keys are the same value, except float zeros (0.0 == -0.0)
         if distinct is not None and not (float in kinds and any(
@@ -108,7 +113,8 @@ def per_distinct(fn: Callable[[Any], Any], values: Iterable[Any]) -> list[Any]:
     out: list[Any] = []
     append = out.append
     for v in values:
-        key = (v.__class__, v, v.__class__ is float and math.copysign(1.0, v) < 0)
+        cls = v.__class__
+        key = (cls, v) if cls in _PLAIN else (cls, repr(v))
         try:
             result = cache[key]
         except KeyError:

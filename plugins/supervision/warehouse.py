@@ -94,12 +94,14 @@ def transaction(engine: Engine, bulk: dict[str, pd.DataFrame] | None = None) -> 
     """One transaction on ``engine``.
 
     On SQLite, the frames in ``bulk`` ({table: frame}) that :func:`insert` will append to
-    those tables in it (the month's records, findings, …) are first written through Arrow into a staging database (ADBC's bulk
-    ingest, no Python value per cell), which is attached to the connection before the
-    transaction begins (SQLite cannot ATTACH inside one); :func:`insert` then copies each of them
-    with one ``INSERT … SELECT`` inside the transaction, so the month still changes all at once
-    or not at all. A frame that Arrow cannot carry exactly, a small frame, and every frame on
-    PostgreSQL (COPY) go in as before. The staging file is deleted when the transaction ends."""
+    those tables in it (the month's records, findings, …) are first written through Arrow into
+    a staging database (ADBC's bulk ingest, no Python value per cell), which is attached to the
+    connection before the transaction begins (SQLite cannot ATTACH inside one); :func:`insert`
+    then copies each of them with one ``INSERT … SELECT`` inside the transaction, so the month
+    still changes all at once or not at all. The frames are staged as they are when the
+    transaction opens: do not change them afterwards. A frame that Arrow cannot carry exactly,
+    a small frame, and every frame on PostgreSQL (COPY) go in as before. The staging file (in
+    the temporary directory) is deleted when the transaction ends."""
     staged = {t: f for t, f in (bulk or {}).items() if len(f) >= BULK_ROWS}
     if engine.dialect.name != "sqlite" or not staged:
         with engine.begin() as conn:

@@ -13,8 +13,10 @@ import os
 import re
 import subprocess
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import example, given
@@ -341,6 +343,8 @@ _CELLS = st.one_of(st.none(), st.text(max_size=3), st.integers(-3, 3), st.boolea
                  st.lists(st.one_of(st.none(), st.integers(-2, 2)), max_size=30)))
 @example([0.0, -0.0, None, 0.0])
 @example([1, 1.0, True])
+@example([Decimal("0"), Decimal("-0"), None])
+@example([np.float64(0.0), np.float64(-0.0)])
 def test_per_distinct_is_the_cell_by_cell_map(cells):
     """outputs.per_distinct, also on its one-dict path for a column of one type: exactly
     ``[fn(v) for v in cells]`` (1 and 1.0 and True, 0.0 and -0.0 kept apart)."""
