@@ -100,13 +100,9 @@ def per_distinct(fn: Callable[[Any], Any], values: Iterable[Any]) -> list[Any]:
     kinds = set(map(type, values))
     kinds.discard(type(None))  # None equals nothing but None: it never merges with a value
     if len(kinds) <= 1 and kinds <= {str, int, bool, float}:
-        try:
-            distinct = dict.fromkeys(values)
-        except TypeError:  # pragma: no cover - these types hash
-            distinct = None
+        distinct = dict.fromkeys(values)
         # one type: equal keys are the same value, except float zeros (0.0 == -0.0)
-        if distinct is not None and not (float in kinds and any(
-                v == 0.0 for v in distinct if v.__class__ is float)):
+        if not (float in kinds and any(v == 0.0 for v in distinct if v.__class__ is float)):
             mapped = {v: fn(v) for v in distinct}
             return list(map(mapped.__getitem__, values))
     cache: dict[tuple, Any] = {}

@@ -10,7 +10,7 @@ import logging
 import shutil
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
@@ -177,7 +177,7 @@ def _bulk(engine: Engine, programme: Programme, rows: dict[str, pd.DataFrame],
 
 def _load_month(engine: Engine, programme: Programme, month: Month, kind: str,
                 rows: dict[str, pd.DataFrame], result: quality.QualityResult,
-                meta: dict[str, Any], then: Any = None) -> None:
+                meta: dict[str, Any], then: Callable[[Connection], None] | None = None) -> None:
     """Replace the month's rows (and the year's targets and plan) in one transaction; ``then``
     (a function of the connection) runs in the same transaction."""
     m = str(month)

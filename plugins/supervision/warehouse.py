@@ -135,7 +135,7 @@ BULK_ROWS = 20_000
 _STAGE = "bulk_stage"
 
 
-def _arrow_table(frame: pd.DataFrame, affinity: dict[str, str]) -> Any:
+def _arrow_table(frame: pd.DataFrame, text_columns: set[str]) -> Any:
     """``frame`` as an Arrow table that SQLite stores exactly as executemany stores its
     :func:`_python_column` values — or None when it cannot be (then executemany is used):
     a column of another type (dates, decimals, mixed objects, integers past 64 bits), or a
@@ -156,7 +156,7 @@ def _arrow_table(frame: pd.DataFrame, affinity: dict[str, str]) -> Any:
                 or pa.types.is_large_string(kind) or pa.types.is_null(kind)
                 or (pa.types.is_unsigned_integer(kind) and kind.bit_width < 64)):
             return None  # dates, decimals, binary, categories, uint64 past int64
-        if pa.types.is_floating(array.type) and affinity.get(name) == "TEXT":
+        if pa.types.is_floating(array.type) and name in text_columns:
             return None
         if pa.types.is_null(array.type):
             array = array.cast(pa.string())
@@ -164,17 +164,12 @@ def _arrow_table(frame: pd.DataFrame, affinity: dict[str, str]) -> Any:
     return pa.table(columns, names=[str(n) for n in frame.columns])
 
 
-def _affinity(conn: Connection, table: str) -> dict[str, str]:
-    """SQLite's type affinity of each column of ``table`` (the rules of its §3.1)."""
-    out = {}
-    for row in conn.exec_driver_sql(f"PRAGMA table_info({table})").fetchall():
-        declared = (row[2] or "").upper()
-        out[row[1]] = ("INTEGER" if "INT" in declared else
-                       "TEXT" if any(t in declared for t in ("CHAR", "CLOB", "TEXT")) else
-                       "BLOB" if not declared or "BLOB" in declared else
-                       "REAL" if any(t in declared for t in ("REAL", "FLOA", "DOUB")) else
-                       "NUMERIC")
-    return out
+def _text_columns(conn: Connection, table: str) -> set[str]:
+    """The columns of ``table`` with SQLite's TEXT affinity (its §3.1: a declared type naming
+    CHAR, CLOB or TEXT, and not INT)."""
+    return {row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table})").fetchall()
+            if (d := (row[2] or "").upper()) and "INT" not in d
+            and any(t in d for t in ("CHAR", "CLOB", "TEXT"))}
 
 
 def _stage_frames(conn: Connection, stage: Path,
@@ -184,7 +179,7 @@ def _stage_frames(conn: Connection, stage: Path,
     {table: (frame, staging table)}."""
     tables = {}
     for target, frame in frames.items():
-        arrow = _arrow_table(frame, _affinity(conn, target))
+        arrow = _arrow_table(frame, _text_columns(conn, target))
         if arrow is not None:
             tables[target] = (frame, f"rows_{len(tables)}", arrow)
     conn.rollback()  # the PRAGMA reads: no transaction stays open on the warehouse
@@ -338,13 +333,13 @@ def fingerprint(rows: pd.DataFrame) -> str:
     pandas' row hashes took 1.5 s), else of pandas' hashes of each column."""
     import hashlib
 
+    import pyarrow as pa
+
     h = hashlib.sha256()
     try:
-        import pyarrow as pa
-
         # without pandas' schema metadata (its version)
         table = pa.Table.from_pandas(rows, preserve_index=False).replace_schema_metadata(None)
-    except (ImportError, pa.ArrowException, TypeError, ValueError, OverflowError):
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
         table = None
     if table is not None:
         h.update(b"arrow-ipc:")

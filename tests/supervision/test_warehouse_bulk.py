@@ -106,11 +106,12 @@ def test_a_frame_arrow_cannot_carry_exactly_goes_in_as_before(tmp_path, bulk_alw
     with engine.begin() as conn:
         conn.exec_driver_sql(_TABLE)
     with engine.connect() as conn:
-        affinity = wh._affinity(conn, "awkward")
-    assert wh._arrow_table(frames["float into text"], affinity) is None
-    assert wh._arrow_table(frames["mixed objects"], affinity) is None
-    assert wh._arrow_table(frames["unsigned 64"], affinity) is None
-    assert wh._arrow_table(_awkward(), affinity) is not None
+        text_columns = wh._text_columns(conn, "awkward")
+    assert text_columns == {"report_month", "t", "o", "z"}
+    assert wh._arrow_table(frames["float into text"], text_columns) is None
+    assert wh._arrow_table(frames["mixed objects"], text_columns) is None
+    assert wh._arrow_table(frames["unsigned 64"], text_columns) is None
+    assert wh._arrow_table(_awkward(), text_columns) is not None
     for label, frame in frames.items():
         a, b = tmp_path / f"{label}-rows.db", tmp_path / f"{label}-arrow.db"
         _load(a, "awkward", frame, bulk=False, ddl=_TABLE)
