@@ -17,7 +17,8 @@ log="$AIRFLOW_HOME/logs/run_findings_${month}.log"
 mkdir -p "$(dirname "$log")"
 echo "Processing the spot-check findings of $month through renovation_spot_check_findings..."
 set +e
-airflow dags test renovation_spot_check_findings "$run_date" -c "$conf" \
+# `airflow`, ended without the interpreter's finalization (2-3 s): supervision_airflow/cli_exit.py
+python -m supervision_airflow.cli_exit dags test renovation_spot_check_findings "$run_date" -c "$conf" \
     --mark-success-pattern steward_approval >"$log" 2>&1
 status=$?
 set -e

@@ -57,7 +57,8 @@ if [[ ${SUPERVISION_PREWARM:-yes} != no ]]; then
     prewarm_pid=$!
 fi
 set +e
-airflow dags test renovation_supervision_monthly "$run_date" -c "$conf" \
+# `airflow`, ended without the interpreter's finalization (2-3 s): supervision_airflow/cli_exit.py
+python -m supervision_airflow.cli_exit dags test renovation_supervision_monthly "$run_date" -c "$conf" \
     --mark-success-pattern steward_approval >"$log" 2>&1
 status=$?
 [[ -n $prewarm_pid ]] && wait "$prewarm_pid"
