@@ -2,7 +2,8 @@
 
     python -m supervision_airflow.cli_exit dags test renovation_supervision_monthly ...
 
-runs Airflow's own command line (``airflow.__main__.main``) unchanged, then the exit handlers
+runs Airflow's own command line (``airflow.__main__.main``) unchanged, waits for its threads that
+are not daemons, then runs the exit handlers
 Airflow and its libraries registered (``atexit``: the metadata database's engine disposed, log
 handlers flushed), flushes standard output and error, and leaves with ``os._exit``. What that
 skips is the interpreter's own finalization: freeing, object by object, every module and
@@ -20,6 +21,7 @@ import atexit
 import logging
 import os
 import sys
+import threading
 
 
 def run(argv: list[str]) -> int:
@@ -39,8 +41,13 @@ def run(argv: list[str]) -> int:
 
 
 def finish(code: int) -> None:
-    """Exit handlers, logging and both streams flushed, then the process ends with ``code``."""
+    """What the interpreter does first when it exits — wait for the threads that are not
+    daemons, run the exit handlers — then logging and both streams flushed, and the process
+    ends with ``code``."""
     try:
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and not thread.daemon:
+                thread.join()
         atexit._run_exitfuncs()
         logging.shutdown()
     finally:
