@@ -2,10 +2,10 @@
 
     python -m supervision_airflow.cli_exit dags test renovation_supervision_monthly ...
 
-runs Airflow's own command line (``airflow.__main__.main``) unchanged, waits for its threads that
-are not daemons, then runs the exit handlers
-Airflow and its libraries registered (``atexit``: the metadata database's engine disposed, log
-handlers flushed), flushes standard output and error, and leaves with ``os._exit``. What that
+runs Airflow's own command line (``airflow.__main__.main``) unchanged, waits for its threads
+that are not daemons, runs the exit handlers Airflow and its libraries registered (``atexit``:
+the metadata database's engine disposed, log handlers flushed), flushes standard output and
+error, and leaves with ``os._exit``. What that
 skips is the interpreter's own finalization: freeing, object by object, every module and
 object a month's run left behind (Airflow, GX, pandas, WeasyPrint and the month's frames).
 Measured after `make run` of a month (docs/benchmarks.md, issue 17 sixth part): 2.9 s at
