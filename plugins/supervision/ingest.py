@@ -74,7 +74,7 @@ EXPORT_COLUMNS = (
     + [f"{m}_yuan" for m in MONEY_FIELDS]
     + ["basic_items", "improve_items", "upgrade_items", "elevators", "impl_officer", "impl_phone",
        "sup_officer", "sup_phone", "reported_at", "reported_date", "review_status", "reviewed_at",
-       "unreadable", "raw"]
+       "unreadable"]
 )
 #: columns of the parsed plan frame (plan_communities without programme_year)
 PLAN_COLUMNS = ["source_file", "source_row", "plan_key", "city", "county", "street", "address",
@@ -464,10 +464,13 @@ def load_plan(path: Path, province: Province, target_cities: list[str]) -> Plan:
 
 @dataclass
 class Export:
+    """A parsed snapshot: the frame (:data:`EXPORT_COLUMNS`) and, apart, its cells as written
+    (``cells``: :func:`_raw_cells`, for the quarantined rows' raw lines)."""
     frame: pd.DataFrame
     table: Table
     snapshot: Snapshot
     sha256: str
+    cells: Any = None
     summary: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -482,8 +485,23 @@ class Export:
     def header_row(self) -> int:
         return self.table.header_row
 
+    def raw_lines(self, rows: Any) -> list[str]:
+        """The raw JSON lines of the records where ``rows`` (a boolean mask) is True."""
+        import pyarrow as pa
+
+        return raw_lines(self.cells.filter(pa.array(np.asarray(rows, dtype=bool))))
+
     def write_frame(self, target: Path) -> None:
-        self.frame.to_parquet(target, index=False)
+        """The frame and the raw cells in one parquet file (the cells' columns after the frame's:
+        :func:`staged_frame` and :func:`staged_raw_lines` read them apart)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(self.frame, preserve_index=False)
+        if self.cells is not None:
+            for name in self.cells.column_names:
+                table = table.append_column(name, self.cells.column(name))
+        pq.write_table(table, target)
 
 
 @dataclass
@@ -508,10 +526,43 @@ class CachedExport:
 
     @property
     def frame(self) -> pd.DataFrame:
-        return pd.read_parquet(self.frame_file)
+        return staged_frame(self.frame_file)
+
+    def raw_lines(self, rows: Any) -> list[str]:
+        return staged_raw_lines(self.frame_file, rows)
 
     def write_frame(self, target: Path) -> None:
         shutil.copyfile(self.frame_file, target)
+
+
+def staged_frame(path: Path) -> pd.DataFrame:
+    """The export frame of a file :meth:`Export.write_frame` wrote, without the raw cells."""
+    import pyarrow.parquet as pq
+
+    columns = [c for c in pq.read_schema(path).names if not c.startswith(RAW_PREFIX)]
+    return pd.read_parquet(path, columns=columns)
+
+
+def staged_raw_lines(path: Path, rows: Any) -> list[str]:
+    """The raw JSON lines (:func:`raw_lines`) of the records of a file :meth:`Export.write_frame`
+    wrote where ``rows`` (a boolean mask) is True, read a batch at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    names = [c for c in file.schema_arrow.names if c.startswith(RAW_PREFIX)]
+    rows = np.asarray(rows, dtype=bool)
+    if not names:
+        return ["{}"] * int(rows.sum())
+    kept, first = [], 0
+    for batch in file.iter_batches(batch_size=50_000, columns=names):
+        wanted = rows[first:first + batch.num_rows]
+        first += batch.num_rows
+        if wanted.any():
+            kept.append(pa.Table.from_batches([batch]).filter(pa.array(wanted)))
+    if not kept:
+        return []
+    return raw_lines(pa.concat_tables(kept))
 
 
 #: parsed exports kept in a cache folder (the newest; each month's snapshot and its reruns)
@@ -542,7 +593,9 @@ def load_export_cached(snapshot: Snapshot, province: Province, target_cities: li
             return CachedExport(frame_file, snapshot, sha,
                                 json.loads(meta_file.read_text("utf-8")))
         export = load_export(snapshot, province, target_cities)
-        _write_atomic_parquet(export.frame, frame_file)
+        tmp = frame_file.with_suffix(".tmp")
+        export.write_frame(tmp)
+        tmp.replace(frame_file)
         meta_file.write_text(json.dumps(export.meta(), ensure_ascii=False, default=str), "utf-8")
     _evict(cache_dir, "export-", EXPORT_CACHE_ENTRIES)
     return export
@@ -583,39 +636,54 @@ def _cut_long_cells(table: Table) -> list[tuple[int, str, int]]:
     return out
 
 
-#: records turned into raw JSON at a time (a csv's stored columns become Python a block at a time)
-RAW_BLOCK = 20_000
+#: the prefix of the staged export's raw-cell columns, ``raw:<position>:<header>`` (text as
+#: written; the raw JSON lines of the quarantined rows are made from them: :func:`raw_lines`)
+RAW_PREFIX = "raw:"
 
 
-def _raw_json(table: Table) -> pd.Series:
-    """Each record's non-blank cells as written, under the file's own headers (JSON, as
-    ``json.dumps`` writes the dict), a block of records at a time, as a string column. Columns
-    stored as Arrow strings are written at once (:func:`fastpath.raw_fragments`)."""
-    headers = list(table.columns.values())
-    if not fastpath.ENABLED or not headers or len(set(headers)) < len(headers):
-        return _raw_json_rows(table)
+def _raw_cells(table: Table) -> pa.Table:
+    """Each column's cells as the raw JSON lines will show them, one Arrow string column a
+    column of the file (named ``raw:<position>:<header>``): columns stored as Arrow strings as
+    they are (a csv's: no copy), others as text (:func:`_raw_cell`; null: left out). Only the
+    rows quarantined later need their lines, so the JSON is written then (:func:`raw_lines`)."""
     import pyarrow as pa
 
-    arrays = {key: fastpath.strings(table.data.get(key)) for key in table.columns}
-    parts = []
-    for first in range(0, table.rows_read, RAW_BLOCK):
-        size = min(RAW_BLOCK, table.rows_read - first)
-        fragments = []
-        for key, header in table.columns.items():
-            if arrays[key] is not None:
-                fragments.append(fastpath.raw_fragments(arrays[key].slice(first, size), header,
-                                                        _dumps, _kept_as_raw))
-                continue
+    names, arrays = [], []
+    for i, (key, header) in enumerate(table.columns.items()):
+        array = fastpath.strings(table.data.get(key))
+        if array is None:
             cells = table.data.get(key)
-            values = ([None] * size if cells is None else cells[first:first + size]
-                      if isinstance(cells, list) else cells.slice(first, size).to_pylist())
-            head = fastpath.FRAGMENT_SEPARATOR + _dumps(header) + ": "
-            fragments.append(pa.array([None if (raw := _raw_cell(v)) is None else head + _dumps(raw)
-                                       for v in values], pa.string()))
-        parts.append(fastpath.series(fastpath.join_objects(fragments)))
-    if not parts:
-        return pd.Series([], dtype=object)
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+            values = ([None] * table.rows_read if cells is None else cells
+                      if isinstance(cells, list) else cells.to_pylist())
+            array = pa.array([_raw_cell(v) for v in values], pa.string())
+        names.append(f"{RAW_PREFIX}{i}:{header}")
+        arrays.append(array)
+    return pa.table(arrays, names=names) if names else pa.table({})
+
+
+def raw_lines(cells: Any) -> list[str]:
+    """The raw JSON line of each row of ``cells`` (:func:`_raw_cells`' columns, all rows or the
+    quarantined ones): its non-blank cells as written, under the file's own headers, as
+    ``json.dumps`` writes the dict. Vectorised (:func:`fastpath.raw_fragments`) unless two
+    headers are the same (the dict keeps one of them: the record-by-record reference)."""
+    names = [n for n in cells.column_names if n.startswith(RAW_PREFIX)]
+    headers = [n.split(":", 2)[2] for n in names]
+    rows = cells.num_rows
+    if not headers:
+        return ["{}"] * rows
+    if fastpath.ENABLED and len(set(headers)) == len(headers):
+        fragments = [fastpath.raw_fragments(cells.column(n).combine_chunks(), header, _dumps,
+                                            _kept_as_raw) for n, header in zip(names, headers)]
+        return fastpath.join_objects(fragments).to_pylist()
+    columns = [cells.column(n).to_pylist() for n in names]
+    out = []
+    for values in zip(*columns):
+        kept = {}
+        for header, v in zip(headers, values):
+            if v is not None and _kept_as_raw(v):
+                kept[header] = v
+        out.append(json.dumps(kept, ensure_ascii=False))
+    return out
 
 
 def _dumps(value: str) -> str:
@@ -634,24 +702,6 @@ def _raw_cell(v: Any) -> str | None:
     if v.__class__ is str:
         return v if v.strip() else None
     return None if nz.is_blank(v) else _cell_text(v)
-
-
-def _raw_json_rows(table: Table) -> pd.Series:
-    """:func:`_raw_json` record by record (the reference)."""
-    headers = list(table.columns.values())
-    parts = []
-    for block in table.column_blocks(list(table.columns), RAW_BLOCK):
-        out = []
-        for values in zip(*block):
-            cells = {}
-            for header, v in zip(headers, values):
-                if (raw := _raw_cell(v)) is not None:
-                    cells[header] = raw
-            out.append(json.dumps(cells, ensure_ascii=False, sort_keys=False))
-        parts.append(pd.Series(out))
-    if not parts:
-        return pd.Series([], dtype=object)
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def _officers(table: Table, officer: str, phone: str) -> tuple[pd.Series, pd.Series]:
@@ -857,8 +907,8 @@ def load_export(snapshot: Snapshot, province: Province,
     cols["reviewed_at"], _ = _moments(unreadable, table, "reviewed_at", with_date=False)
     cols["unreadable"] = pd.Series(unreadable.column())
     del unreadable
-    cols["raw"] = _raw_json(table)
+    cells = _raw_cells(table)
     checks = summary_checks(table)
     table.release()  # every cell is parsed: the table keeps the file's shape, not its cells
     frame = pd.DataFrame({c: cols.pop(c) for c in EXPORT_COLUMNS})
-    return Export(frame, table, snapshot, sha256_of(snapshot.path), checks, notes)
+    return Export(frame, table, snapshot, sha256_of(snapshot.path), cells, checks, notes)

@@ -22,7 +22,7 @@ from . import quality_report as qr
 from . import warehouse as wh
 from .config import Programme, programme_for_month
 from .ingest import (CachedExport, Export, Targets, load_export_cached, load_plan_cached,
-                     load_targets)
+                     load_targets, staged_frame, staged_raw_lines)
 from .landing import (plan_file, previous_snapshot_for, recipients_file, sha256_of, snapshot_for,
                       targets_file)
 from .months import Month, date_zh
@@ -117,28 +117,14 @@ def _staged(s: RunSettings) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame,
     if not (work / "landing.json").exists():
         raise FileNotFoundError(f"{work}: nothing staged; run the ingest stage of {s.month} first")
     meta = json.loads((work / "landing.json").read_text("utf-8"))
-    # the export without its raw lines: only the quarantined rows need them (_staged_raw)
-    import pyarrow.parquet as pq
-
-    columns = [c for c in pq.read_schema(work / "export.parquet").names if c != "raw"]
+    # the export without its raw cells: only the quarantined rows need them (_staged_raw)
     return (meta, pd.read_parquet(work / "targets.parquet"), pd.read_parquet(work / "plan.parquet"),
-            pd.read_parquet(work / "export.parquet", columns=columns))
+            staged_frame(work / "export.parquet"))
 
 
-def _staged_raw(s: RunSettings, rows: Any) -> list[str | None]:
+def _staged_raw(s: RunSettings, rows: Any) -> list[str]:
     """The raw lines of the staged export's records where ``rows`` (a boolean mask) is True."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    out: list[str | None] = []
-    first = 0
-    for batch in pq.ParquetFile(work_dir(s) / "export.parquet").iter_batches(
-            batch_size=20_000, columns=["raw"]):   # a batch at a time: never the whole column
-        wanted = rows[first:first + batch.num_rows]
-        first += batch.num_rows
-        if wanted.any():
-            out.extend(batch.column(0).filter(pa.array(wanted)).to_pylist())
-    return out
+    return staged_raw_lines(work_dir(s) / "export.parquet", rows)
 
 
 # --------------------------------------------------------------------------- quality + load
@@ -154,7 +140,7 @@ def _month_rows(programme: Programme, month: Month, targets: pd.DataFrame, plan:
     return {
         "targets": targets.assign(programme_year=programme.year),
         "plan_communities": plan.assign(programme_year=programme.year),
-        "monthly_records": export.drop(columns=["raw"], errors="ignore").assign(
+        "monthly_records": export.assign(
             report_month=m, is_valid=result.valid.values,
             plan_mismatch=export.source_row.map(mismatch)),
         "quality_findings": result.findings.assign(report_month=m,
@@ -232,7 +218,8 @@ def reference_month(engine: Engine, s: RunSettings, programme: Programme,
                               previous=None, suite_name=f"monthly_export_{month}",
                               file_findings=quality.summary_findings(export.meta())
                               + quality.summary_findings(plan.meta()))
-    quarantine = quality.quarantine_frame(frame, result)
+    quarantine = quality.quarantine_frame(frame, result,
+                                          raw=export.raw_lines(~result.valid.to_numpy()))
     meta = {"snapshot": _snapshot_meta(export), "plan": {"sha256": plan.sha256},
             "targets": {"sha256": targets.sha256}}
     def reference_figures(conn: Connection) -> None:

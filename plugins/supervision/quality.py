@@ -713,10 +713,9 @@ QUARANTINE_COLUMNS = ["source_file", "source_row", "project_id", "city", "county
 
 
 def quarantine_frame(export: pd.DataFrame, result: QualityResult,
-                     book: RuleBook | None = None, raw: list[str | None] | None = None) -> pd.DataFrame:
+                     book: RuleBook | None = None, *, raw: list[str]) -> pd.DataFrame:
     """The quarantined rows: every blocking finding of each, and the row as it was in the file
-    (``raw``: the quarantined rows' raw lines in file order, when ``export`` has no raw
-    column)."""
+    (``raw``: the quarantined rows' raw lines in file order, ``Export.raw_lines``)."""
     book = book or load_rules()
     blocking = result.findings[result.findings.severity == "blocking"].dropna(subset=["source_row"])
     blocking = blocking.assign(detail=blocking["field"] + "：" + blocking["value"].fillna(EMPTY))
@@ -725,8 +724,9 @@ def quarantine_frame(export: pd.DataFrame, result: QualityResult,
         fields=("field", lambda s: "、".join(dict.fromkeys(s))),
         details=("detail", lambda s: "；".join(s)))
     q = export[~result.valid.values]
-    if raw is not None:
-        q = q.assign(raw=pd.Series(raw, index=q.index, dtype=object if not raw else None))
+    if len(raw) != len(q):
+        raise ValueError(f"{len(raw)} raw lines for {len(q)} quarantined rows")
+    q = q.assign(raw=pd.Series(raw, index=q.index, dtype=object if not raw else None))
     q = q.merge(grouped, left_on="source_row", right_index=True, how="left")
     q["reasons"] = q["rule_ids"].map(
         lambda ids: "；".join(book[i].description for i in ids.split(",")))

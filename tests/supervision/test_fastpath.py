@@ -109,11 +109,12 @@ def _frames(snapshot, fast: bool):
     fastpath.ENABLED = fast
     try:
         export = load_export(snapshot, load_province("hunan"))
+        raw = export.raw_lines([True] * len(export.frame))   # every row's quarantine line
     except InputFileError as exc:
         return "refused", str(exc)
     finally:
         fastpath.ENABLED = True
-    return "read", export.frame, export.summary, export.notes
+    return "read", export.frame, export.summary, export.notes, raw
 
 
 def _same(snapshot):

@@ -112,7 +112,7 @@ def test_a_finding_names_the_field_and_what_was_found(inputs):
 def test_quarantine_keeps_the_row_as_read_with_its_rules(inputs):
     export, plan, targets = inputs(corpus._records(HN202000001={"改造状态": "在建", "开工日期": "六月"}))
     result = evaluate(export.frame, plan.frame, targets.frame, date(2020, 7, 1))
-    q = quarantine_frame(export.frame, result)
+    q = quarantine_frame(export.frame, result, raw=export.raw_lines(~result.valid.values))
     assert len(q) == 1
     row = q.iloc[0]
     assert row.source_row == 4 and row.rule_ids == "DATE_UNREADABLE,STATUS_UNKNOWN"
