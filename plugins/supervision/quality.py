@@ -438,6 +438,7 @@ def run_gx(frame: pd.DataFrame, expectations: list[Any], suite_name: str) -> tup
     """Validate ``frame`` (:func:`gx_frame`) against ``expectations``; return the failing
     (rule, field, row) and the result as a JSON-able dict."""
     gx = _gx()
+    from great_expectations.constants import DATAFRAME_REPLACEMENT_STR  # noqa: PLC0415
     from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: PLC0415
 
     for name in ("great_expectations", "great_expectations._docs_decorators"):
@@ -448,9 +449,13 @@ def run_gx(frame: pd.DataFrame, expectations: list[Any], suite_name: str) -> tup
     batch_definition = asset.add_batch_definition_whole_dataframe("month")
     # built whole, then stored once (adding expectations one by one re-serialises the suite)
     suite = context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations))
-    validation = context.validation_definitions.add(
-        gx.ValidationDefinition(name=suite_name, data=batch_definition, suite=suite))
-    result = validation.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT)
+    # Batch.validate, not a ValidationDefinition's run: the run also serialises the whole result
+    # into the context's results store, every failing row included (3 s of 9 at 300,000), which
+    # is never read. Its one other difference in what gx_validation.json keeps is the batch
+    # parameters, recorded here as the run records them (the frame as "<DATAFRAME>").
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(suite, result_format=RESULT_FORMAT)
+    result.meta["batch_parameters"] = {"dataframe": DATAFRAME_REPLACEMENT_STR}
     failures = []
     for r in result.results:
         if r.exception_info and r.exception_info.get("raised_exception"):
@@ -638,6 +643,23 @@ def summary_findings(meta: dict[str, Any] | None) -> list[dict]:
 
 # --------------------------------------------------------------------------- the month
 
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``frame.to_dict("records")``, the same values of the same types (a masked column's NA as
+    None, an object column's numpy scalars as Python's), built a column at a time: 4× faster
+    than pandas' row tuples on Arrow text (1.3 s against 0.35 s for 30,000 rows × 47 columns)."""
+    columns = []
+    for name in frame.columns:
+        col = frame[name]
+        values = col.tolist()
+        if isinstance(col.dtype, pd.api.extensions.ExtensionDtype) and col.hasnans:
+            values = [None if v is pd.NA else v for v in values]
+        elif col.dtype == object:
+            values = [v.item() if isinstance(v, np.generic) else v for v in values]
+        columns.append(values)
+    names = list(frame.columns)
+    return [dict(zip(names, row)) for row in zip(*columns)] if names else [{}] * len(frame)
+
+
 def evaluate(export: pd.DataFrame, plan: pd.DataFrame, targets: pd.DataFrame,
              snapshot_date: date, previous: pd.DataFrame | None = None,
              book: RuleBook | None = None, suite_name: str = "monthly_export",
@@ -659,8 +681,7 @@ def evaluate(export: pd.DataFrame, plan: pd.DataFrame, targets: pd.DataFrame,
     failing = {f["source_row"] for f in gx_failures} | {f["source_row"] for f in other_failures}
     shown = [c for c in frame.columns if c in export.columns and c != "raw"] + [
         c for c in DESCRIBED_COLUMNS if c not in export.columns]
-    by_row = {r["source_row"]: r
-              for r in frame.loc[frame["source_row"].isin(failing), shown].to_dict("records")}
+    by_row = {r["source_row"]: r for r in records(frame.loc[frame["source_row"].isin(failing), shown])}
     same: dict[str, dict[Any, list[int]]] = {}
     for kind in ("project_id", "matched_plan_key"):
         # the rows whose value occurs more than once (found column-wise), grouped by value

@@ -79,3 +79,23 @@ def test_last_months_summary_needs_only_its_columns():
     whole = qr.month_summary(findings, records)
     assert qr.month_summary(findings[list(qr.SUMMARY_COLUMNS["findings"])],
                             records[list(qr.SUMMARY_COLUMNS["records"])]) == whole
+
+
+def _typed(values):
+    return [(type(v), repr(v)) for v in values]
+
+
+def test_records_are_to_dict_records_value_for_value(check_frame):
+    """:func:`quality.records` on the month's check frame and on every dtype the frames hold,
+    missing values included: the same keys, values and types as ``to_dict("records")``."""
+    frame = check_frame[0]
+    odd = pd.DataFrame({
+        "n": pd.array([1, None, 3], dtype="Int64"), "f": pd.array([1.5, None, 2.0], dtype="Float64"),
+        "b": pd.array([True, None, False], dtype="boolean"), "i": np.array([1, 2, 3]),
+        "x": np.array([0.5, np.nan, 1.0]), "s": pd.Series(["a", None, "c"], dtype="str"),
+        "o": pd.Series([np.int64(4), None, "t"], dtype=object),
+        "na": pd.Series(["a", pd.NA, None], dtype="string[pyarrow]")})
+    for f in (frame, frame.iloc[:0], odd, odd.iloc[[2, 0]]):
+        mine, theirs = quality.records(f), f.to_dict("records")
+        assert [list(r) for r in mine] == [list(r) for r in theirs]
+        assert [_typed(r.values()) for r in mine] == [_typed(r.values()) for r in theirs]
