@@ -5,7 +5,9 @@ and the warehouse.
 """
 from __future__ import annotations
 
+
 import json
+from concurrent.futures import ThreadPoolExecutor
 import logging
 import shutil
 from datetime import date
@@ -270,14 +272,18 @@ def check_quality(s: RunSettings) -> dict[str, Any]:
     book = quality.load_rules()
     quarantine = quality.quarantine_frame(export, result, book,
                                           raw=_staged_raw(s, ~result.valid.to_numpy()))
-    _load_month(engine, programme, month, "full",
-                _month_rows(programme, month, targets, plan, export, result, quarantine),
-                result, meta)
+    rows = _month_rows(programme, month, targets, plan, export, result, quarantine)
+    before = _previous_summary(engine, month.previous())   # last month's rows: the load keeps them
     staging = outputs.fresh_staging(s.output_dir, s.month)
-    qr.write_report(staging, month, export, plan, result, quarantine, book,
-                    list(targets.city), meta["export_table"], meta.get("plan_table"),
-                    {**meta["snapshot"], "date": snapshot_date},
-                    _previous_summary(engine, month.previous()))
+    # the report is written in a thread while the warehouse loads: the load is SQLite and ADBC
+    # working without the GIL (Arrow batches, one statement per table), the report is Python
+    with ThreadPoolExecutor(1, thread_name_prefix="quality-report") as pool:
+        report = pool.submit(qr.write_report, staging, month, export, plan, result, quarantine,
+                             book, list(targets.city), meta["export_table"],
+                             meta.get("plan_table"), {**meta["snapshot"], "date": snapshot_date},
+                             before)
+        _load_month(engine, programme, month, "full", rows, result, meta)
+        report.result()
     summary = {"report_month": s.month, "rows_read": result.rows_read,
                "rows_accepted": result.rows_accepted,
                "rows_quarantined": result.rows_quarantined,
