@@ -298,16 +298,52 @@ def check_quality(s: RunSettings) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- figures
 
-def compute_month_figures(conn: Connection, programme: Programme, month: Month) -> dict[str, pd.DataFrame]:
+def compute_month_figures(conn: Connection, programme: Programme, month: Month,
+                          then: Callable[[str, pd.DataFrame], None] | None = None,
+                          ) -> dict[str, pd.DataFrame]:
     """Every figure of ``month``, computed and stored in the warehouse in one transaction:
     ``figures`` (per city and 全省), ``overdue``, ``warnings`` (early warning), ``sample`` (N8),
-    ``basic`` (N10) and ``elevators`` (N11)."""
-    return {"figures": figures.compute_city_figures(conn, programme, month),
-            "overdue": figures.compute_overdue(conn, programme, month),
-            "warnings": early_warning.compute_early_warnings(conn, programme, month),
-            "sample": spot_check.compute_spot_checks(conn, programme, month),
-            "basic": watch_lists.compute_basic_category_list(conn, programme, month),
-            "elevators": watch_lists.compute_elevator_list(conn, programme, month)}
+    ``basic`` (N10) and ``elevators`` (N11). ``then(name, frame)`` is called with each as soon
+    as it is computed."""
+    steps = (("figures", figures.compute_city_figures), ("overdue", figures.compute_overdue),
+             ("warnings", early_warning.compute_early_warnings),
+             ("sample", spot_check.compute_spot_checks),
+             ("basic", watch_lists.compute_basic_category_list),
+             ("elevators", watch_lists.compute_elevator_list))
+    out = {}
+    for name, compute in steps:
+        out[name] = compute(conn, programme, month)
+        if then is not None:
+            then(name, out[name])
+    return out
+
+
+def _table_writers(staging: Path, month: Month, subtitle: str | None,
+                   programme: Programme) -> dict[str, Callable[[pd.DataFrame], None]]:
+    """What the figures stage writes of each computed table (its csv and xlsx twins)."""
+    label = month.label_zh()
+
+    def ranking(city: pd.DataFrame) -> None:
+        tables.write_ranking_csv(staging / "ranking.csv", city)
+        tables.write_ranking_xlsx(staging / "ranking.xlsx", city,
+                                  f"{label}各市州城镇老旧小区改造工作进展情况排名", subtitle,
+                                  programme.weights)
+
+    def overdue(rows: pd.DataFrame) -> None:
+        tables.write_overdue_csv(staging / "overdue.csv", rows)
+        tables.write_overdue_xlsx(staging / "overdue.xlsx", rows,
+                                  f"{label}城镇老旧小区改造逾期及问题小区清单", subtitle)
+
+    return {
+        "figures": ranking, "overdue": overdue,
+        "warnings": lambda f: tables.write_early_warning(staging, f, f"{label}各市州开工进度预警",
+                                                         subtitle),
+        "sample": lambda f: tables.write_spot_checks(staging, f,
+                                                     f"{label}城镇老旧小区改造现场抽查样本", subtitle),
+        "basic": lambda f: tables.write_basic_category(staging, f, f"{label}基础类改造内容核查清单",
+                                                       subtitle),
+        "elevators": lambda f: tables.write_elevators(staging, f, f"{label}加装电梯在建小区清单",
+                                                      subtitle)}
 
 
 def compute_figures(s: RunSettings) -> dict[str, Any]:
@@ -317,26 +353,23 @@ def compute_figures(s: RunSettings) -> dict[str, Any]:
     month = s.report_month
     programme = programme_for_month(month)
     engine = wh.connect(s.warehouse_url)
-    with engine.begin() as conn:
-        computed = compute_month_figures(conn, programme, month)
-    city, overdue, warnings = computed["figures"], computed["overdue"], computed["warnings"]
-    sample, basic, elevators = computed["sample"], computed["basic"], computed["elevators"]
     load = _current_load(engine, month)
-    label = month.label_zh()
     subtitle = (f"数据截至{date_zh(month.last_day)}　数据来源：{load['snapshot_file']}"
                 if load else None)
     staging = outputs.staging_dir(s.output_dir, s.month)
-    tables.write_ranking_csv(staging / "ranking.csv", city)
-    tables.write_ranking_xlsx(staging / "ranking.xlsx", city,
-                              f"{label}各市州城镇老旧小区改造工作进展情况排名", subtitle,
-                              programme.weights)
-    tables.write_overdue_csv(staging / "overdue.csv", overdue)
-    tables.write_overdue_xlsx(staging / "overdue.xlsx", overdue,
-                              f"{label}城镇老旧小区改造逾期及问题小区清单", subtitle)
-    tables.write_early_warning(staging, warnings, f"{label}各市州开工进度预警", subtitle)
-    tables.write_spot_checks(staging, sample, f"{label}城镇老旧小区改造现场抽查样本", subtitle)
-    tables.write_basic_category(staging, basic, f"{label}基础类改造内容核查清单", subtitle)
-    tables.write_elevators(staging, elevators, f"{label}加装电梯在建小区清单", subtitle)
+    writers = _table_writers(staging, month, subtitle, programme)
+    # each table's files are written in a thread while the next tables' SQL runs (SQLite works
+    # without the GIL; the writers are Python), in the order computed: the files are the same
+    with ThreadPoolExecutor(1, thread_name_prefix="figures-files") as pool:
+        written = []
+        with engine.begin() as conn:
+            computed = compute_month_figures(
+                conn, programme, month,
+                then=lambda name, frame: written.append(pool.submit(writers[name], frame)))
+        for future in written:
+            future.result()
+    city, overdue, warnings = computed["figures"], computed["overdue"], computed["warnings"]
+    sample, basic, elevators = computed["sample"], computed["basic"], computed["elevators"]
     cities = [r for r in city.to_dict("records") if r["city"] != figures.PROVINCE_ROW]
     log.info("figures %s: %d cities ranked (%d lagging), %d overdue rows, %d early warnings, "
              "%d spot checks, %d basic-category items, %d elevator works", s.month, len(cities),
