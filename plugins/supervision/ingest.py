@@ -360,12 +360,20 @@ def _code_fingerprint() -> str:
 
 
 @contextmanager
-def _cache_entry_lock(cache_dir: Path, stem: str) -> Iterator[None]:
+def _cache_entry_lock(cache_dir: Path, stem: str,
+                      while_waiting: Callable[[], None] | None = None) -> Iterator[None]:
     """One parse per cache entry at a time: a second process (``make run``'s prewarm and the
-    ingest task, two backfill runs) waits for the first and then reads its result."""
+    ingest task, two backfill runs) waits for the first and then reads its result.
+    ``while_waiting`` is called (once) when the entry is held by another process, before
+    waiting for it: work for the idle moment."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     with open(cache_dir / f"{stem}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if while_waiting is not None:
+                while_waiting()
+            fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -379,7 +387,8 @@ def _write_atomic_parquet(frame: pd.DataFrame, target: Path) -> None:
 
 
 def load_plan_cached(path: Path, province: Province, target_cities: list[str],
-                     cache_dir: Path | None) -> Plan | CachedPlan:
+                     cache_dir: Path | None,
+                     while_waiting: Callable[[], None] | None = None) -> Plan | CachedPlan:
     """:func:`load_plan`, reusing the parse of an identical plan file by identical code.
 
     The plan registry is filed once a year but read by every month's run (at national scale,
@@ -393,7 +402,7 @@ def load_plan_cached(path: Path, province: Province, target_cities: list[str],
     key = hashlib.sha256("|".join([sha, _code_fingerprint(), *target_cities]).encode()).hexdigest()
     stem = f"plan-{key[:32]}"
     frame_file, meta_file = cache_dir / f"{stem}.parquet", cache_dir / f"{stem}.json"
-    with _cache_entry_lock(cache_dir, stem):
+    with _cache_entry_lock(cache_dir, stem, while_waiting):
         if frame_file.exists() and meta_file.exists():
             meta = json.loads(meta_file.read_text("utf-8"))
             return CachedPlan(pd.read_parquet(frame_file), sha, meta["name"], meta["meta"])
@@ -570,7 +579,8 @@ EXPORT_CACHE_ENTRIES = 4
 
 
 def load_export_cached(snapshot: Snapshot, province: Province, target_cities: list[str],
-                       cache_dir: Path | None) -> Export | CachedExport:
+                       cache_dir: Path | None,
+                       while_waiting: Callable[[], None] | None = None) -> Export | CachedExport:
     """:func:`load_export`, reusing the parse of the same snapshot by the same code.
 
     ``make run`` parses the month's snapshot in a second process while Airflow starts (the
@@ -578,7 +588,8 @@ def load_export_cached(snapshot: Snapshot, province: Province, target_cities: li
     and backfills of a month read it again. The key is the file's SHA-256, its name and date,
     the province, the target cities and the parsing code's fingerprint; a refused file is
     never cached (its error is raised again by whoever reads it). The newest
-    :data:`EXPORT_CACHE_ENTRIES` entries are kept."""
+    :data:`EXPORT_CACHE_ENTRIES` entries are kept. ``while_waiting``: see
+    :func:`_cache_entry_lock`."""
     if cache_dir is None:
         return load_export(snapshot, province, target_cities)
     sha = sha256_of(snapshot.path)
@@ -587,7 +598,7 @@ def load_export_cached(snapshot: Snapshot, province: Province, target_cities: li
                          .encode()).hexdigest()
     stem = f"export-{key[:32]}"
     frame_file, meta_file = cache_dir / f"{stem}.parquet", cache_dir / f"{stem}.json"
-    with _cache_entry_lock(cache_dir, stem):
+    with _cache_entry_lock(cache_dir, stem, while_waiting):
         if frame_file.exists() and meta_file.exists():
             os.utime(meta_file)  # most recently used
             return CachedExport(frame_file, snapshot, sha,

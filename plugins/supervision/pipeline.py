@@ -52,24 +52,29 @@ def cache_dir(s: RunSettings) -> Path:
     return s.output_dir / WORK / "cache"
 
 
-def _plan(s: RunSettings, programme: Programme, targets: Targets):
+def _plan(s: RunSettings, programme: Programme, targets: Targets,
+          while_waiting: Callable[[], None] | None = None):
     """The year's plan registry, parsed once per file and code version (ingest.load_plan_cached)."""
     return load_plan_cached(plan_file(s.inputs_dir, programme.year), programme.province,
-                            list(targets.frame.city), cache_dir(s))
+                            list(targets.frame.city), cache_dir(s), while_waiting)
 
 
-def _export(s: RunSettings, programme: Programme, targets: Targets, snapshot):
+def _export(s: RunSettings, programme: Programme, targets: Targets, snapshot,
+            while_waiting: Callable[[], None] | None = None):
     """A snapshot, parsed once per file and code version (ingest.load_export_cached)."""
-    return load_export_cached(snapshot, programme.province, list(targets.frame.city), cache_dir(s))
+    return load_export_cached(snapshot, programme.province, list(targets.frame.city), cache_dir(s),
+                              while_waiting)
 
 
-def _read_inputs(s: RunSettings):
-    """The month's programme, snapshot, targets, plan registry and export (parsed or cached)."""
+def _read_inputs(s: RunSettings, while_waiting: Callable[[], None] | None = None):
+    """The month's programme, snapshot, targets, plan registry and export (parsed or cached);
+    ``while_waiting`` runs if another process is parsing them (ingest._cache_entry_lock)."""
     programme = programme_for_month(s.report_month)
     snapshot = snapshot_for(s.inputs_dir, s.report_month)
     targets = load_targets(targets_file(s.inputs_dir, programme.year), programme.province)
-    plan = _plan(s, programme, targets)
-    return programme, snapshot, targets, plan, _export(s, programme, targets, snapshot)
+    plan = _plan(s, programme, targets, while_waiting)
+    return programme, snapshot, targets, plan, _export(s, programme, targets, snapshot,
+                                                       while_waiting)
 
 
 def prewarm(s: RunSettings) -> dict[str, Any]:
@@ -86,8 +91,13 @@ def prewarm(s: RunSettings) -> dict[str, Any]:
 
 def ingest(s: RunSettings) -> dict[str, Any]:
     """Read the month's snapshot, the plan registry and the targets; stage them for quality.
-    File-level problems raise here, before anything is written."""
-    programme, snapshot, targets, plan, export = _read_inputs(s)
+    File-level problems raise here, before anything is written.
+
+    When ``make run``'s prewarm is still parsing, this task waits for it, idle: it imports
+    Great Expectations meanwhile, in a thread (``airflow dags test`` runs the tasks in one
+    process, so the quality task finds it imported; a task in its own process only pays for
+    the import in a moment it would have slept)."""
+    programme, snapshot, targets, plan, export = _read_inputs(s, quality.start_gx_import)
     if s.send:  # fail fast: a run that will send needs its recipients before it publishes
         checked_recipients(s, programme, list(targets.frame.city))
     work = work_dir(s)

@@ -295,3 +295,26 @@ def test_the_export_cache_keeps_only_the_newest_entries(small_landing, tmp_path)
         load_export_cached(_snapshot(small_landing), province, CITIES + [f"市{n}"], cache)
     assert len(list(cache.glob("export-*.parquet"))) == EXPORT_CACHE_ENTRIES
     assert len(list(cache.glob("export-*.json"))) == EXPORT_CACHE_ENTRIES
+
+
+def test_a_cache_entry_held_elsewhere_runs_while_waiting_once_then_waits(tmp_path):
+    """The ingest task imports GX while make run's prewarm holds the entry it waits for; a free
+    entry is taken at once, without it."""
+    import fcntl
+    import threading
+    import time
+
+    from supervision import ingest
+
+    calls: list[float] = []
+    holder = open(tmp_path / "e.lock", "a")   # another holder: flock conflicts per open file
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    start = time.monotonic()
+    threading.Timer(0.3, lambda: fcntl.flock(holder, fcntl.LOCK_UN)).start()
+    with ingest._cache_entry_lock(tmp_path, "e", lambda: calls.append(time.monotonic())):
+        entered = time.monotonic()
+    assert len(calls) == 1 and calls[0] - start < 0.2 and entered - start >= 0.25
+    with ingest._cache_entry_lock(tmp_path, "e", lambda: calls.append(time.monotonic())):
+        pass
+    assert len(calls) == 1
+    holder.close()
