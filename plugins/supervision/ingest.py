@@ -380,9 +380,10 @@ def _cache_entry_lock(cache_dir: Path, stem: str,
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _write_atomic_parquet(frame: pd.DataFrame, target: Path) -> None:
+def _write_atomic(target: Path, write: Callable[[Path], None]) -> None:
+    """``write(path)`` to a temporary file beside ``target``, then renamed onto it."""
     tmp = target.with_suffix(".tmp")
-    frame.to_parquet(tmp, index=False)
+    write(tmp)
     tmp.replace(target)
 
 
@@ -407,7 +408,7 @@ def load_plan_cached(path: Path, province: Province, target_cities: list[str],
             meta = json.loads(meta_file.read_text("utf-8"))
             return CachedPlan(pd.read_parquet(frame_file), sha, meta["name"], meta["meta"])
         plan = load_plan(path, province, target_cities)
-        _write_atomic_parquet(plan.frame, frame_file)
+        _write_atomic(frame_file, lambda p: plan.frame.to_parquet(p, index=False))
         meta_file.write_text(json.dumps({"name": plan.name, "meta": plan.meta()},
                                         ensure_ascii=False, default=str), "utf-8")
     return plan
@@ -604,9 +605,7 @@ def load_export_cached(snapshot: Snapshot, province: Province, target_cities: li
             return CachedExport(frame_file, snapshot, sha,
                                 json.loads(meta_file.read_text("utf-8")))
         export = load_export(snapshot, province, target_cities)
-        tmp = frame_file.with_suffix(".tmp")
-        export.write_frame(tmp)
-        tmp.replace(frame_file)
+        _write_atomic(frame_file, export.write_frame)
         meta_file.write_text(json.dumps(export.meta(), ensure_ascii=False, default=str), "utf-8")
     _evict(cache_dir, "export-", EXPORT_CACHE_ENTRIES)
     return export

@@ -5,11 +5,10 @@ and the warehouse.
 """
 from __future__ import annotations
 
-
 import json
-from concurrent.futures import ThreadPoolExecutor
 import logging
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable
@@ -129,14 +128,9 @@ def _staged(s: RunSettings) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame,
     if not (work / "landing.json").exists():
         raise FileNotFoundError(f"{work}: nothing staged; run the ingest stage of {s.month} first")
     meta = json.loads((work / "landing.json").read_text("utf-8"))
-    # the export without its raw cells: only the quarantined rows need them (_staged_raw)
+    # the export without its raw cells: only the quarantined rows need them (staged_raw_lines)
     return (meta, pd.read_parquet(work / "targets.parquet"), pd.read_parquet(work / "plan.parquet"),
             staged_frame(work / "export.parquet"))
-
-
-def _staged_raw(s: RunSettings, rows: Any) -> list[str]:
-    """The raw lines of the staged export's records where ``rows`` (a boolean mask) is True."""
-    return staged_raw_lines(work_dir(s) / "export.parquet", rows)
 
 
 # --------------------------------------------------------------------------- quality + load
@@ -281,7 +275,8 @@ def check_quality(s: RunSettings) -> dict[str, Any]:
                               + quality.summary_findings(meta.get("plan_table")))
     book = quality.load_rules()
     quarantine = quality.quarantine_frame(export, result, book,
-                                          raw=_staged_raw(s, ~result.valid.to_numpy()))
+                                          raw=staged_raw_lines(work_dir(s) / "export.parquet",
+                                                               ~result.valid.to_numpy()))
     rows = _month_rows(programme, month, targets, plan, export, result, quarantine)
     before = _previous_summary(engine, month.previous())   # last month's rows: the load keeps them
     staging = outputs.fresh_staging(s.output_dir, s.month)

@@ -661,7 +661,9 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             values = [v.item() if isinstance(v, np.generic) else v for v in values]
         columns.append(values)
     names = list(frame.columns)
-    return [dict(zip(names, row)) for row in zip(*columns)] if names else [{}] * len(frame)
+    if not names:
+        return [{} for _ in range(len(frame))]
+    return [dict(zip(names, row)) for row in zip(*columns)]
 
 
 def evaluate(export: pd.DataFrame, plan: pd.DataFrame, targets: pd.DataFrame,
@@ -683,7 +685,7 @@ def evaluate(export: pd.DataFrame, plan: pd.DataFrame, targets: pd.DataFrame,
     # the rows with a finding, as dicts (a few percent of a month: never the whole frame)
     # and only the columns read from them: the export's own and the derived ones described
     failing = {f["source_row"] for f in gx_failures} | {f["source_row"] for f in other_failures}
-    shown = [c for c in frame.columns if c in export.columns and c != "raw"] + [
+    shown = [c for c in frame.columns if c in export.columns] + [
         c for c in DESCRIBED_COLUMNS if c not in export.columns]
     by_row = {r["source_row"]: r for r in records(frame.loc[frame["source_row"].isin(failing), shown])}
     same: dict[str, dict[Any, list[int]]] = {}
