@@ -18,19 +18,18 @@ import base64
 import logging
 import os
 import re
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import pandas as pd
 
 from . import paths
+from . import processes as processes_
 from .config import Programme, Province, ranking_indicators
 from .figures import PROVINCE_ROW, format_score
 from .months import Month, date_zh
@@ -993,12 +992,6 @@ def render_month(programme: Programme, month: Month, figures: pd.DataFrame,
 MIN_PARALLEL_DOCUMENTS = 4
 
 
-def usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
-
-
 #: processes rendering a month's PDFs when SUPERVISION_PDF_WORKERS is not set
 DEFAULT_PDF_WORKERS = 2
 
@@ -1013,7 +1006,7 @@ def pdf_workers(documents: int) -> int:
     configured = int(os.environ.get("SUPERVISION_PDF_WORKERS") or DEFAULT_PDF_WORKERS)
     if configured <= 1 or documents < MIN_PARALLEL_DOCUMENTS:
         return 1
-    return max(1, min(configured, usable_cores(), documents))
+    return max(1, min(configured, processes_.usable_cores(), documents))
 
 
 _WORKER_WRITER: PdfWriter | None = None
@@ -1024,34 +1017,10 @@ def _worker_start() -> None:
     _WORKER_WRITER = PdfWriter()
 
 
-def _worker_ready() -> None:
-    """A task that only makes the pool start its processes."""
-
-
 def _worker_write(job: tuple[str, str]) -> str:
     html, target = job
     assert _WORKER_WRITER is not None
     return str(_WORKER_WRITER.write(html, Path(target)))
-
-
-@contextmanager
-def _main_module_hidden() -> Iterator[None]:
-    """While processes are spawned, ``__main__`` shows no file nor module name, so the workers
-    do not run it again: multiprocessing re-runs the parent's main script in every spawned
-    process (under Airflow the ``airflow`` script, an import of Airflow of 2-4 s; a script
-    without a ``__name__`` guard would even start over). The workers need nothing of it."""
-    main = sys.modules.get("__main__")
-    if main is None:
-        yield
-        return
-    saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
-    main.__dict__["__spec__"] = None
-    main.__dict__.pop("__file__", None)
-    try:
-        yield
-    finally:
-        main.__dict__.pop("__spec__", None)
-        main.__dict__.update(saved)
 
 
 class PdfPool:
@@ -1066,15 +1035,8 @@ class PdfPool:
     rendered."""
 
     def __init__(self, processes: int) -> None:
-        import multiprocessing  # noqa: PLC0415
-        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
-
-        self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_worker_start)
+        self._pool = processes_.spawned_pool(processes, initializer=_worker_start)
         self._jobs: list[tuple[Any, str, Path]] = []
-        with _main_module_hidden():
-            for _ in range(processes):         # one process started by each: all of them now
-                self._pool.submit(_worker_ready)
 
     def submit(self, html: str, target: Path) -> None:
         self._jobs.append((self._pool.submit(_worker_write, (html, str(target))), html, target))

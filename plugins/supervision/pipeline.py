@@ -16,7 +16,7 @@ from typing import Any, Callable
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
-from . import corrections, delivery, documents, figures, outputs, quality, tables
+from . import corrections, delivery, documents, figures, outputs, processes, quality, tables
 from . import early_warning, spot_check, watch_lists
 from .findings import stage as findings_stage
 from . import quality_report as qr
@@ -323,32 +323,33 @@ def compute_month_figures(conn: Connection, programme: Programme, month: Month,
     return out
 
 
-def _table_writers(staging: Path, month: Month, subtitle: str | None,
-                   programme: Programme) -> dict[str, Callable[[pd.DataFrame], None]]:
-    """What the figures stage writes of each computed table (its csv and xlsx twins)."""
+Jobs = list[tuple[Callable[..., Any], tuple[Any, ...]]]
+
+
+def _table_jobs(staging: Path, month: Month, subtitle: str | None,
+                programme: Programme) -> dict[str, Callable[[pd.DataFrame], Jobs]]:
+    """What the figures stage writes of each computed table (its csv and xlsx twins), as
+    ``(function, args)`` jobs: top-level functions and picklable arguments, so that a side
+    process can run them as well as a thread (:func:`processes.side_writer`)."""
     label = month.label_zh()
-
-    def ranking(city: pd.DataFrame) -> None:
-        tables.write_ranking_csv(staging / "ranking.csv", city)
-        tables.write_ranking_xlsx(staging / "ranking.xlsx", city,
-                                  f"{label}各市州城镇老旧小区改造工作进展情况排名", subtitle,
-                                  programme.weights)
-
-    def overdue(rows: pd.DataFrame) -> None:
-        tables.write_overdue_csv(staging / "overdue.csv", rows)
-        tables.write_overdue_xlsx(staging / "overdue.xlsx", rows,
-                                  f"{label}城镇老旧小区改造逾期及问题小区清单", subtitle)
-
     return {
-        "figures": ranking, "overdue": overdue,
-        "warnings": lambda f: tables.write_early_warning(staging, f, f"{label}各市州开工进度预警",
-                                                         subtitle),
-        "sample": lambda f: tables.write_spot_checks(staging, f,
-                                                     f"{label}城镇老旧小区改造现场抽查样本", subtitle),
-        "basic": lambda f: tables.write_basic_category(staging, f, f"{label}基础类改造内容核查清单",
-                                                       subtitle),
-        "elevators": lambda f: tables.write_elevators(staging, f, f"{label}加装电梯在建小区清单",
-                                                      subtitle)}
+        "figures": lambda f: [
+            (tables.write_ranking_csv, (staging / "ranking.csv", f)),
+            (tables.write_ranking_xlsx, (staging / "ranking.xlsx", f,
+                                         f"{label}各市州城镇老旧小区改造工作进展情况排名",
+                                         subtitle, programme.weights))],
+        "overdue": lambda f: [
+            (tables.write_overdue_csv, (staging / "overdue.csv", f)),
+            (tables.write_overdue_xlsx, (staging / "overdue.xlsx", f,
+                                         f"{label}城镇老旧小区改造逾期及问题小区清单", subtitle))],
+        "warnings": lambda f: [(tables.write_early_warning,
+                                (staging, f, f"{label}各市州开工进度预警", subtitle))],
+        "sample": lambda f: [(tables.write_spot_checks,
+                              (staging, f, f"{label}城镇老旧小区改造现场抽查样本", subtitle))],
+        "basic": lambda f: [(tables.write_basic_category,
+                             (staging, f, f"{label}基础类改造内容核查清单", subtitle))],
+        "elevators": lambda f: [(tables.write_elevators,
+                                 (staging, f, f"{label}加装电梯在建小区清单", subtitle))]}
 
 
 def compute_figures(s: RunSettings) -> dict[str, Any]:
@@ -362,15 +363,17 @@ def compute_figures(s: RunSettings) -> dict[str, Any]:
     subtitle = (f"数据截至{date_zh(month.last_day)}　数据来源：{load['snapshot_file']}"
                 if load else None)
     staging = outputs.staging_dir(s.output_dir, s.month)
-    writers = _table_writers(staging, month, subtitle, programme)
-    # each table's files are written in a thread while the next tables' SQL runs (SQLite works
-    # without the GIL; the writers are Python), in the order computed: the files are the same
-    with ThreadPoolExecutor(1, thread_name_prefix="figures-files") as pool:
+    jobs = _table_jobs(staging, month, subtitle, programme)
+    # each table's files are written beside the next tables' SQL, in the order computed: by a
+    # thread (SQLite works without the GIL), or for a large month by a second process (the
+    # writers are Python: a thread would only take turns with this one). The files are the same.
+    with processes.side_writer(int(load["rows_accepted"]) if load else 0, "figures-files") as pool:
         written = []
         with engine.begin() as conn:
             computed = compute_month_figures(
                 conn, programme, month,
-                then=lambda name, frame: written.append(pool.submit(writers[name], frame)))
+                then=lambda name, frame: written.append(pool.submit(processes.run_jobs,
+                                                                    jobs[name](frame))))
         for future in written:
             future.result()
     city, overdue, warnings = computed["figures"], computed["overdue"], computed["warnings"]
@@ -436,15 +439,21 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
     load = _current_load(engine, month)
     published = inputs["published"]
     staging = outputs.staging_dir(s.output_dir, s.month)
-    rendered = documents.render_month(folder=staging, **inputs)
+    programme, items = inputs["programme"], inputs["items"]
+    # each notice's city list, attached to it as xlsx (no other city's rows): written beside
+    # the PDFs, by a thread or, for a large month, a second process (processes.side_writer)
+    (staging / "notices").mkdir(parents=True, exist_ok=True)
+    lists = [(tables.write_notice_list_xlsx,
+              (staging / "notices" / f"{programme.province.city(name).code}.xlsx",
+               items[items.city == name],
+               f"{month.label_zh()}{programme.province.display_name(name)}"
+               "城镇老旧小区改造逾期及问题小区清单"))
+             for name in documents.notice_cities(inputs["figures"], items)]
+    with processes.side_writer(int(load["rows_accepted"]) if load else 0, "notice-lists") as pool:
+        listed = pool.submit(processes.run_jobs, lists)
+        rendered = documents.render_month(folder=staging, **inputs)
+        listed.result()
     written = [r.document for r in rendered]
-    for name in documents.notice_cities(inputs["figures"], inputs["items"]):
-        # the city's own overdue list, attached to its notice as xlsx (no other city's rows)
-        code = inputs["programme"].province.city(name).code
-        tables.write_notice_list_xlsx(staging / "notices" / f"{code}.xlsx",
-                                      inputs["items"][inputs["items"].city == name],
-                                      f"{month.label_zh()}{inputs['programme'].province.display_name(name)}"
-                                      "城镇老旧小区改造逾期及问题小区清单")
     # a rerun of a sent month: compare with the last sent version, write the correction
     correction = corrections.prepare(engine, s, inputs["programme"], staging)
     outputs.write_manifest(staging, {

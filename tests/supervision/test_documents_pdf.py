@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from supervision import documents, paths
+from supervision import documents, paths, processes
 from supervision.months import Month
 
 from .test_documents_context import PROGRAMME, SNAPSHOT, make_figures, make_items
@@ -62,12 +62,12 @@ def test_stylesheets_whose_origin_matters_are_not_shared():
 
 
 def test_pdf_workers(monkeypatch):
-    monkeypatch.setattr(documents, "usable_cores", lambda: 2)
+    monkeypatch.setattr(processes, "usable_cores", lambda: 2)
     monkeypatch.delenv("SUPERVISION_PDF_WORKERS", raising=False)
     assert documents.pdf_workers(16) == 2                 # the default (measured, docs/documents.md)
-    monkeypatch.setattr(documents, "usable_cores", lambda: 1)
+    monkeypatch.setattr(processes, "usable_cores", lambda: 1)
     assert documents.pdf_workers(16) == 1                 # one core: this process alone
-    monkeypatch.setattr(documents, "usable_cores", lambda: 2)
+    monkeypatch.setattr(processes, "usable_cores", lambda: 2)
     monkeypatch.setenv("SUPERVISION_PDF_WORKERS", "1")
     assert documents.pdf_workers(16) == 1                 # opted out
     monkeypatch.setenv("SUPERVISION_PDF_WORKERS", "8")
@@ -78,7 +78,7 @@ def test_pdf_workers(monkeypatch):
 def test_spawning_hides_the_main_module_and_restores_it():
     main = sys.modules["__main__"]
     before = (main.__dict__.get("__spec__"), main.__dict__.get("__file__"))
-    with documents._main_module_hidden():
+    with processes.main_module_hidden():
         assert getattr(main, "__spec__", None) is None and not hasattr(main, "__file__")
     assert (main.__dict__.get("__spec__"), main.__dict__.get("__file__")) == before
 

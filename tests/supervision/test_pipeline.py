@@ -58,3 +58,14 @@ def test_rows_read_equal_accepted_plus_quarantined(two_runs):
     assert q["rows_read"] == q["rows_accepted"] + q["rows_quarantined"]
     assert c1["monthly_records"] == q["rows_read"]
     assert c1["quarantine"] == q["rows_quarantined"] > 0
+
+
+def test_a_side_process_writes_the_files_a_thread_writes(two_runs, sample_landing, monkeypatch):
+    """The figures' lists and the notices' lists, written by a second process (the path of a
+    month of 100,000 rows or more, forced here at the sample's size): byte for byte the same
+    output folder as the runs before, which wrote them in a thread."""
+    out, (_, first, _), _ = two_runs
+    monkeypatch.setenv("SUPERVISION_SIDE_PROCESS_ROWS", "1")
+    with warehouse_env(f"sqlite:///{out / 'warehouse.db'}"):
+        pipeline.run_month(month_settings(sample_landing, out))
+    assert _digests(out / "2020-06") == first
