@@ -254,7 +254,7 @@ def _previous_summary(engine: Engine, month: Month) -> dict[str, Any] | None:
         return None
     return qr.month_summary(
         wh.read_month(engine, "quality_findings", str(month), qr.SUMMARY_COLUMNS["findings"]),
-        wh.read_month(engine, "monthly_records", str(month), qr.SUMMARY_COLUMNS["records"]))
+        wh.query(engine, qr.RECORD_COUNTS_SQL, report_month=str(month)))
 
 
 def check_quality(s: RunSettings) -> dict[str, Any]:

@@ -57,18 +57,25 @@ def rule_counts(findings: pd.DataFrame) -> dict[str, int]:
 #: the warehouse columns :func:`month_summary` reads (not a month's whole records)
 SUMMARY_COLUMNS = {"findings": ("rule_id", "source_row", "source_file", "city", "field", "value"),
                    "records": ("city", "is_valid")}
+#: a month's records counted per city and validity (what :func:`month_summary` needs of them)
+RECORD_COUNTS_SQL = "quality/record_counts"
 
 
 def month_summary(findings: pd.DataFrame | None, records: pd.DataFrame | None) -> dict[str, Any] | None:
     """What next month's report compares with: the rule counts and the quarantined rows per
-    city of a month (its warehouse rows)."""
+    city of a month (its warehouse rows). ``records`` has a row per record, or per city and
+    validity with their count in ``n`` (include/sql/quality/record_counts.sql)."""
     if findings is None or records is None or records.empty:
         return None
-    invalid = records[~records["is_valid"].map(bool)]
-    per_city = invalid["city"].map(lambda c: c if isinstance(c, str) else "").value_counts()
-    return {"rule_counts": rule_counts(findings), "rows_read": int(len(records)),
-            "rows_quarantined": int(len(invalid)),
-            "city_quarantined": {k: int(v) for k, v in per_city.items()}}
+    counts = (records["n"].astype("int64") if "n" in records.columns
+              else pd.Series(1, index=records.index, dtype="int64"))
+    invalid = ~records["is_valid"].map(bool).astype(bool)
+    cities = records.loc[invalid, "city"].map(lambda c: c if isinstance(c, str) else "")
+    per_city = (counts[invalid].groupby(cities.to_numpy(dtype=object), sort=False).sum()
+                .sort_values(ascending=False, kind="stable"))
+    return {"rule_counts": rule_counts(findings), "rows_read": int(counts.sum()),
+            "rows_quarantined": int(counts[invalid].sum()),
+            "city_quarantined": {k: int(v) for k, v in per_city.items() if v}}
 
 
 def write_quarantine_csv(path: Path, quarantine: pd.DataFrame) -> Path:

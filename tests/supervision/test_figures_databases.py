@@ -9,6 +9,7 @@ import csv
 import pytest
 
 from supervision import early_warning, figures, pipeline, spot_check, watch_lists
+from supervision import quality_report as qr
 from supervision import warehouse as wh
 from supervision.config import load_programme
 from supervision.months import Month
@@ -41,8 +42,15 @@ def _run(landing, out, url):
             "basic": watch_lists.read_list(conn, "basic_category_items", JUNE),
             "elevators": watch_lists.read_list(conn, "elevator_works", JUNE),
         }
+        # what July's quality report compares with: counted in SQL, and from every record
+        counted = pipeline._previous_summary(engine, JUNE)
+        whole = qr.month_summary(
+            wh.read_month(conn, "quality_findings", str(JUNE), qr.SUMMARY_COLUMNS["findings"]),
+            wh.read_month(conn, "monthly_records", str(JUNE), qr.SUMMARY_COLUMNS["records"]))
     engine.dispose()
-    return summary, {k: comparable(v) for k, v in tables.items()}, out / ".staging" / str(JUNE)
+    assert counted == whole and counted["rows_quarantined"] > 0
+    compared = {k: comparable(v) for k, v in tables.items()}
+    return summary, {**compared, "quality_summary": counted}, out / ".staging" / str(JUNE)
 
 
 @pytest.fixture(scope="module")

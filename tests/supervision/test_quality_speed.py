@@ -81,6 +81,21 @@ def test_last_months_summary_needs_only_its_columns():
                             records[list(qr.SUMMARY_COLUMNS["records"])]) == whole
 
 
+def test_last_months_summary_from_counted_records():
+    """The records counted per city and validity (quality/record_counts.sql) give the summary
+    their rows give: a city with no quarantined row is not listed, a missing city is ''."""
+    findings = pd.DataFrame({"rule_id": ["A"], "source_row": [3], "source_file": ["f"],
+                             "city": ["长沙市"], "field": ["x"], "value": ["1"]}, dtype=object)
+    rows = pd.DataFrame({"city": ["长沙市"] * 3 + ["株洲市"] * 2 + [None] * 2 + [""],
+                         "is_valid": [0, 1, 0, 1, 1, 0, 0, 1]}, dtype=object)
+    counted = pd.DataFrame({"city": ["长沙市", "长沙市", "株洲市", None, ""],
+                            "is_valid": [0, 1, 1, 0, 1], "n": [2, 1, 2, 2, 1]}, dtype=object)
+    summary = qr.month_summary(findings, counted)
+    assert summary == qr.month_summary(findings, rows)
+    assert summary["rows_read"] == 8 and summary["rows_quarantined"] == 4
+    assert summary["city_quarantined"] == {"长沙市": 2, "": 2}
+
+
 def _typed(values):
     return [(type(v), repr(v)) for v in values]
 
