@@ -323,14 +323,11 @@ def compute_month_figures(conn: Connection, programme: Programme, month: Month,
     return out
 
 
-Jobs = list[tuple[Callable[..., Any], tuple[Any, ...]]]
-
-
 def _table_jobs(staging: Path, month: Month, subtitle: str | None,
-                programme: Programme) -> dict[str, Callable[[pd.DataFrame], Jobs]]:
+                programme: Programme) -> dict[str, Callable[[pd.DataFrame], processes.Jobs]]:
     """What the figures stage writes of each computed table (its csv and xlsx twins), as
     ``(function, args)`` jobs: top-level functions and picklable arguments, so that a side
-    process can run them as well as a thread (:func:`processes.side_writer`)."""
+    process can run them as well as a thread (:class:`processes.SideWriter`)."""
     label = month.label_zh()
     return {
         "figures": lambda f: [
@@ -367,15 +364,11 @@ def compute_figures(s: RunSettings) -> dict[str, Any]:
     # each table's files are written beside the next tables' SQL, in the order computed: by a
     # thread (SQLite works without the GIL), or for a large month by a second process (the
     # writers are Python: a thread would only take turns with this one). The files are the same.
-    with processes.side_writer(int(load["rows_accepted"]) if load else 0, "figures-files") as pool:
-        written = []
+    with processes.SideWriter(int(load["rows_accepted"]) if load else 0, "figures files") as side:
         with engine.begin() as conn:
-            computed = compute_month_figures(
-                conn, programme, month,
-                then=lambda name, frame: written.append(pool.submit(processes.run_jobs,
-                                                                    jobs[name](frame))))
-        for future in written:
-            future.result()
+            computed = compute_month_figures(conn, programme, month,
+                                             then=lambda name, frame: side.submit(jobs[name](frame)))
+        side.wait()
     city, overdue, warnings = computed["figures"], computed["overdue"], computed["warnings"]
     sample, basic, elevators = computed["sample"], computed["basic"], computed["elevators"]
     cities = [r for r in city.to_dict("records") if r["city"] != figures.PROVINCE_ROW]
@@ -441,7 +434,7 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
     staging = outputs.staging_dir(s.output_dir, s.month)
     programme, items = inputs["programme"], inputs["items"]
     # each notice's city list, attached to it as xlsx (no other city's rows): written beside
-    # the PDFs, by a thread or, for a large month, a second process (processes.side_writer)
+    # the PDFs, by a thread or, for a large month, a second process (processes.SideWriter)
     (staging / "notices").mkdir(parents=True, exist_ok=True)
     lists = [(tables.write_notice_list_xlsx,
               (staging / "notices" / f"{programme.province.city(name).code}.xlsx",
@@ -449,10 +442,10 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
                f"{month.label_zh()}{programme.province.display_name(name)}"
                "城镇老旧小区改造逾期及问题小区清单"))
              for name in documents.notice_cities(inputs["figures"], items)]
-    with processes.side_writer(int(load["rows_accepted"]) if load else 0, "notice-lists") as pool:
-        listed = pool.submit(processes.run_jobs, lists)
+    with processes.SideWriter(int(load["rows_accepted"]) if load else 0, "notice lists") as side:
+        side.submit(lists)
         rendered = documents.render_month(folder=staging, **inputs)
-        listed.result()
+        side.wait()
     written = [r.document for r in rendered]
     # a rerun of a sent month: compare with the last sent version, write the correction
     correction = corrections.prepare(engine, s, inputs["programme"], staging)

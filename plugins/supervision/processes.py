@@ -1,5 +1,5 @@
 """Processes a stage starts for work beside its own: the PDFs' pool (documents.PdfPool) and
-the side writer of a large month's files (:func:`side_writer`).
+the side writer of a large month's files (:class:`SideWriter`).
 
 A thread is enough beside work that lets go of the GIL (SQLite, Arrow); beside Python work it
 only takes turns with it. A large month's lists (tens of thousands of rows as csv and xlsx,
@@ -8,12 +8,19 @@ the jobs are top-level functions and their arguments, pickled to it (the frames 
 not the month), and the files are the same wherever they are written."""
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
+
+log = logging.getLogger(__name__)
+
+#: what a side writer is given: top-level functions and their (picklable) arguments, in order
+Jobs = list[tuple[Callable[..., Any], tuple[Any, ...]]]
 
 #: a month with at least this many accepted rows has its lists written by a second process
 #: (SUPERVISION_SIDE_PROCESS_ROWS overrides it; 0: always a thread). Measured at 300,000
@@ -63,15 +70,55 @@ def side_process_rows() -> int:
     return int(configured) if configured else SIDE_PROCESS_MIN_ROWS
 
 
-def side_writer(rows: int, name: str) -> Executor:
-    """Where a stage writes its files beside its own work: one spawned process for a month of
-    at least :func:`side_process_rows` rows (and more than one usable core), else one thread
-    (``name`` its prefix). Use it as a context manager; its futures' results re-raise the
-    writers' errors here."""
+def side_executor(rows: int, name: str) -> Executor:
+    """One spawned process for a month of at least :func:`side_process_rows` rows (and more
+    than one usable core), else one thread (``name`` its prefix)."""
     threshold = side_process_rows()
     if threshold > 0 and rows >= threshold and usable_cores() > 1:
         return spawned_pool(1)
     return ThreadPoolExecutor(1, thread_name_prefix=name)
+
+
+class SideWriter:
+    """Where a stage writes its files beside its own work (:func:`side_executor`), the jobs
+    run in the order submitted. :meth:`wait` re-raises a writer's error here; when the process
+    itself is lost (killed, out of memory: ``BrokenProcessPool``), the jobs it did not finish
+    are run again in this process, with a warning, so the month's files are still all written
+    (a writer writes its whole file each time)."""
+
+    def __init__(self, rows: int, name: str) -> None:
+        self.name = name
+        self._pool = side_executor(rows, name)
+        self._jobs: list[tuple[Future, Jobs]] = []
+
+    @property
+    def in_process(self) -> bool:
+        return isinstance(self._pool, ProcessPoolExecutor)
+
+    def submit(self, jobs: Jobs) -> None:
+        self._jobs.append((self._pool.submit(run_jobs, jobs), jobs))
+
+    def wait(self) -> None:
+        lost = False
+        for future, jobs in self._jobs:
+            try:
+                future.result()
+            except BrokenProcessPool as exc:
+                if not lost:
+                    log.warning("%s: the side process was lost (%s); writing its files in this "
+                                "process", self.name, exc)
+                lost = True
+                run_jobs(jobs)
+        self._jobs.clear()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> "SideWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def usable_cores() -> int:
@@ -80,7 +127,7 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def run_jobs(jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:
+def run_jobs(jobs: Jobs) -> None:
     """Each ``(function, args)`` in order (the unit a side writer is given)."""
     for function, args in jobs:
         function(*args)

@@ -1,6 +1,8 @@
 """Where a stage writes beside its own work: a thread, or for a large month a second process."""
 from __future__ import annotations
 
+import logging
+import os
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,8 +16,19 @@ def _append(path: Path, text: str) -> None:
         f.write(text)
 
 
+def _write(path: Path, text: str) -> None:
+    """A whole file each time, as the table writers write theirs."""
+    path.write_text(text, encoding="utf-8")
+
+
 def _fail(message: str) -> None:
     raise ValueError(message)
+
+
+def _die_unless_in(pid: int) -> None:
+    """Ends the process abruptly (as the kernel's OOM killer would) unless it is ``pid``."""
+    if os.getpid() != pid:
+        os._exit(9)
 
 
 @pytest.fixture
@@ -25,40 +38,52 @@ def two_cores(monkeypatch):
 
 
 def test_a_small_month_writes_in_a_thread_a_large_one_in_a_process(two_cores, monkeypatch):
-    small = processes.side_writer(processes.SIDE_PROCESS_MIN_ROWS - 1, "t")
-    large = processes.side_writer(processes.SIDE_PROCESS_MIN_ROWS, "t")
+    small = processes.side_executor(processes.SIDE_PROCESS_MIN_ROWS - 1, "t")
+    large = processes.side_executor(processes.SIDE_PROCESS_MIN_ROWS, "t")
     try:
         assert isinstance(small, ThreadPoolExecutor)
         assert isinstance(large, ProcessPoolExecutor)
+        assert len(large._processes) == 1     # noqa: SLF001 (started at once, not on a first job)
     finally:
         small.shutdown()
         large.shutdown()
     monkeypatch.setattr(processes, "usable_cores", lambda: 1)
-    with processes.side_writer(10**9, "t") as one_core:        # no second core to write on
-        assert isinstance(one_core, ThreadPoolExecutor)
+    with processes.SideWriter(10**9, "t") as one_core:        # no second core to write on
+        assert not one_core.in_process
 
 
 def test_the_threshold_is_configurable_and_zero_means_always_a_thread(two_cores, monkeypatch):
     monkeypatch.setenv("SUPERVISION_SIDE_PROCESS_ROWS", "10")
-    with processes.side_writer(10, "t") as pool:
-        assert isinstance(pool, ProcessPoolExecutor)
+    with processes.SideWriter(10, "t") as side:
+        assert side.in_process
     monkeypatch.setenv("SUPERVISION_SIDE_PROCESS_ROWS", "0")
-    with processes.side_writer(10**9, "t") as pool:
-        assert isinstance(pool, ThreadPoolExecutor)
+    with processes.SideWriter(10**9, "t") as side:
+        assert not side.in_process
 
 
 @pytest.mark.parametrize("rows", [1, 10**6])
 def test_jobs_run_in_order_and_their_errors_reach_the_caller(two_cores, tmp_path, rows):
     target = tmp_path / "out.txt"
-    with processes.side_writer(rows, "t") as pool:
-        pool.submit(processes.run_jobs, [(_append, (target, "a")), (_append, (target, "b"))]).result()
-        failed = pool.submit(processes.run_jobs, [(_fail, ("no such city list",))])
+    with processes.SideWriter(rows, "t") as side:
+        side.submit([(_append, (target, "a")), (_append, (target, "b"))])
+        side.submit([(_append, (target, "c"))])
+        side.wait()
+        assert target.read_text(encoding="utf-8") == "abc"
+        side.submit([(_fail, ("no such city list",))])
         with pytest.raises(ValueError, match="no such city list"):
-            failed.result()
-    assert target.read_text(encoding="utf-8") == "ab"
+            side.wait()
 
 
-def test_the_side_process_is_started_at_once(two_cores):
-    """Its start (imports) overlaps what the stage does before its first job."""
-    with processes.side_writer(10**6, "t") as pool:
-        assert len(pool._processes) == 1            # noqa: SLF001 (started, not on first job)
+def test_a_lost_process_costs_time_not_files(two_cores, tmp_path, caplog):
+    """The side process dies in its second job: that job and the one after it are written in
+    this process instead, and every file is complete."""
+    first, second, third = (tmp_path / n for n in ("first.txt", "second.txt", "third.txt"))
+    with caplog.at_level(logging.WARNING, logger="supervision.processes"):
+        with processes.SideWriter(10**6, "figures files") as side:
+            assert side.in_process
+            side.submit([(_write, (first, "1"))])
+            side.submit([(_die_unless_in, (os.getpid(),)), (_write, (second, "2"))])
+            side.submit([(_write, (third, "3"))])
+            side.wait()
+    assert [p.read_text(encoding="utf-8") for p in (first, second, third)] == ["1", "2", "3"]
+    assert "figures files: the side process was lost" in caplog.text
