@@ -75,7 +75,10 @@ def side_executor(rows: int, name: str) -> Executor:
     than one usable core), else one thread (``name`` its prefix)."""
     threshold = side_process_rows()
     if threshold > 0 and rows >= threshold and usable_cores() > 1:
-        return spawned_pool(1)
+        try:
+            return spawned_pool(1)
+        except OSError as exc:          # no process to be had (limits, memory): a thread then
+            log.warning("%s: no side process could be started (%s); writing in a thread", name, exc)
     return ThreadPoolExecutor(1, thread_name_prefix=name)
 
 
@@ -89,19 +92,25 @@ class SideWriter:
     def __init__(self, rows: int, name: str) -> None:
         self.name = name
         self._pool = side_executor(rows, name)
-        self._jobs: list[tuple[Future, Jobs]] = []
+        self._jobs: list[tuple[Future | None, Jobs]] = []
 
     @property
-    def in_process(self) -> bool:
+    def uses_process(self) -> bool:
         return isinstance(self._pool, ProcessPoolExecutor)
 
     def submit(self, jobs: Jobs) -> None:
-        self._jobs.append((self._pool.submit(run_jobs, jobs), jobs))
+        try:
+            future: Future | None = self._pool.submit(run_jobs, jobs)
+        except BrokenProcessPool:       # lost before this job: it is written by wait()
+            future = None
+        self._jobs.append((future, jobs))
 
     def wait(self) -> None:
         lost = False
         for future, jobs in self._jobs:
             try:
+                if future is None:
+                    raise BrokenProcessPool("lost before the job was given to it")
                 future.result()
             except BrokenProcessPool as exc:
                 if not lost:

@@ -49,16 +49,16 @@ def test_a_small_month_writes_in_a_thread_a_large_one_in_a_process(two_cores, mo
         large.shutdown()
     monkeypatch.setattr(processes, "usable_cores", lambda: 1)
     with processes.SideWriter(10**9, "t") as one_core:        # no second core to write on
-        assert not one_core.in_process
+        assert not one_core.uses_process
 
 
 def test_the_threshold_is_configurable_and_zero_means_always_a_thread(two_cores, monkeypatch):
     monkeypatch.setenv("SUPERVISION_SIDE_PROCESS_ROWS", "10")
     with processes.SideWriter(10, "t") as side:
-        assert side.in_process
+        assert side.uses_process
     monkeypatch.setenv("SUPERVISION_SIDE_PROCESS_ROWS", "0")
     with processes.SideWriter(10**9, "t") as side:
-        assert not side.in_process
+        assert not side.uses_process
 
 
 @pytest.mark.parametrize("rows", [1, 10**6])
@@ -80,10 +80,31 @@ def test_a_lost_process_costs_time_not_files(two_cores, tmp_path, caplog):
     first, second, third = (tmp_path / n for n in ("first.txt", "second.txt", "third.txt"))
     with caplog.at_level(logging.WARNING, logger="supervision.processes"):
         with processes.SideWriter(10**6, "figures files") as side:
-            assert side.in_process
+            assert side.uses_process
             side.submit([(_write, (first, "1"))])
             side.submit([(_die_unless_in, (os.getpid(),)), (_write, (second, "2"))])
             side.submit([(_write, (third, "3"))])
             side.wait()
     assert [p.read_text(encoding="utf-8") for p in (first, second, third)] == ["1", "2", "3"]
     assert "figures files: the side process was lost" in caplog.text
+
+
+def test_jobs_given_after_the_process_was_lost_are_written_here(two_cores, tmp_path):
+    after = tmp_path / "after.txt"
+    with processes.SideWriter(10**6, "notice lists") as side:
+        side.submit([(_die_unless_in, (os.getpid(),))])
+        side.wait()                          # the process is lost; its job ran here
+        side.submit([(_write, (after, "x"))])  # the pool is broken: taken for wait()
+        side.wait()
+    assert after.read_text(encoding="utf-8") == "x"
+
+
+def test_no_process_to_be_had_means_a_thread(two_cores, monkeypatch, caplog):
+    def refused(*_args, **_kwargs):
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(processes, "spawned_pool", refused)
+    with caplog.at_level(logging.WARNING, logger="supervision.processes"):
+        with processes.SideWriter(10**6, "figures files") as side:
+            assert not side.uses_process
+    assert "figures files: no side process could be started" in caplog.text
