@@ -435,13 +435,14 @@ def render_documents(s: RunSettings) -> dict[str, Any]:
     programme, items = inputs["programme"], inputs["items"]
     # each notice's city list, attached to it as xlsx (no other city's rows): written beside
     # the PDFs, by a thread or, for a large month, a second process (processes.SideWriter)
-    (staging / "notices").mkdir(parents=True, exist_ok=True)
     lists = [(tables.write_notice_list_xlsx,
               (staging / "notices" / f"{programme.province.city(name).code}.xlsx",
                items[items.city == name],
                f"{month.label_zh()}{programme.province.display_name(name)}"
                "城镇老旧小区改造逾期及问题小区清单"))
              for name in documents.notice_cities(inputs["figures"], items)]
+    if lists:   # (the writer may start before the PDFs make the folder; none without notices)
+        (staging / "notices").mkdir(parents=True, exist_ok=True)
     with processes.SideWriter(int(load["rows_accepted"]) if load else 0, "notice lists") as side:
         side.submit(lists)
         rendered = documents.render_month(folder=staging, **inputs)
