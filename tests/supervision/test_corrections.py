@@ -436,3 +436,37 @@ def test_a_second_correction_goes_only_to_the_holders_of_what_changed_again(m, f
     sent = m.send()
     assert [x["X-Supervision-Slug"] for _, x in new_mails(m, before)] == ["erratum@v3_changsha"]
     assert sent["summary"].endswith("erratum to 4 recipients")
+
+
+def test_make_runs_correction_lines_read_the_folder_without_pandas(tmp_path):
+    """`make run`'s summary (supervision.cli summary) ends every run: its lines about versions
+    need only the month's folder, and it starts without importing pandas or SQLAlchemy (they
+    took 1 s of every `make run`, issue 17)."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / MONTH
+    (folder / "corrections").mkdir(parents=True)
+    (folder / "corrections" / "meta.json").write_text(json.dumps(
+        {"version": 2, "changes": 3, "sent_on": "2020-07-02", "number": "湘建城函〔2020〕9号"}),
+        "utf-8")
+    (folder / "sent").mkdir()
+    (folder / "sent" / "versions.json").write_text(json.dumps(
+        [{"version": 1, "status": "sent", "summary": "version 1 to 56 recipients"}]), "utf-8")
+    script = ("import json, sys\n"
+              "from supervision.corrections import summary_lines\n"
+              "lines = summary_lines(sys.argv[1])\n"
+              "print(json.dumps({'lines': lines, 'heavy': [m for m in ('pandas', 'sqlalchemy')"
+              " if m in sys.modules]}))\n")
+    out = json.loads(subprocess.run([sys.executable, "-c", script, str(folder)], check=True,
+                                    capture_output=True, text=True).stdout)
+    assert out["heavy"] == []
+    assert out["lines"] == [
+        f"  correction:     3 values changed since sent on 2020-07-02; erratum 湘建城函〔2020〕9号 "
+        f"awaits approval ({folder / 'corrections' / 'changes.csv'})",
+        f"  sent versions:  1 in {folder / 'sent'}; v1: version 1 to 56 recipients"]
+    # once the correction is sent as version 2, only the versions line remains
+    (folder / "sent" / "versions.json").write_text(json.dumps(
+        [{"version": 1, "status": "sent"}, {"version": 2, "status": "sent"}]), "utf-8")
+    from supervision.corrections import summary_lines
+    assert summary_lines(folder) == [f"  sent versions:  2 in {folder / 'sent'}; v2: sent"]

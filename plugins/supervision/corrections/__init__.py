@@ -6,14 +6,25 @@ once to each recipient of a changed document, after the steward approves.
   attachments (SHA-256) of each delivery in ``delivery_attachments``;
 * :mod:`.compare` — new results against a sent version, value by value;
 * :mod:`.erratum` — ``corrections/changes.csv``, the erratum (HTML + PDF), ``meta.json``;
-* :mod:`.publication` — what the documents and send stages do with them.
+* :mod:`.publication` — what the documents and send stages do with them;
+* :mod:`.layout` — where they live in the month's folder, and `make run`'s lines about them.
 
 See docs/corrections.md.
 """
 from __future__ import annotations
 
-from .publication import Plan, carry, finish, plan, prepare, request_lines, start, summary_lines
-from .versions import SENT_DIR
+from importlib import import_module
+from typing import Any
+
+from .layout import SENT_DIR, summary_lines
 
 __all__ = ["Plan", "SENT_DIR", "carry", "finish", "plan", "prepare", "request_lines", "start",
            "summary_lines"]
+
+
+def __getattr__(name: str) -> Any:
+    """The stages' functions, imported when first asked for (they import the warehouse:
+    pandas and SQLAlchemy), so that :mod:`.layout` alone starts in a moment."""
+    if name in {"Plan", "carry", "finish", "plan", "prepare", "request_lines", "start"}:
+        return getattr(import_module(".publication", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,12 +16,9 @@ from ..config import Programme
 from ..months import Month, date_zh
 from ..tables import RANKING_COLUMNS
 from .compare import CHANGES_HEADER, NOTICES, OVERDUE, RANKING, Comparison
-from .versions import CORRECTIONS_DIR
+from .layout import CHANGES_CSV, ERRATUM, META, read_meta  # noqa: F401 - er.read_meta
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-CHANGES_CSV = f"{CORRECTIONS_DIR}/changes.csv"
-ERRATUM = f"{CORRECTIONS_DIR}/erratum"
-META = f"{CORRECTIONS_DIR}/meta.json"
 _KIND = {c.header: c.kind for c in RANKING_COLUMNS}
 _NUMBER = re.compile(r'<div class="doc-number">([^<]*)</div>')
 _TITLE = re.compile(r"<title>([^<]*)</title>")
@@ -147,6 +144,3 @@ def write_meta(folder: Path, meta: dict[str, Any]) -> Path:
     return outputs.write_json(Path(folder) / META, meta)
 
 
-def read_meta(folder: Path) -> dict[str, Any] | None:
-    path = Path(folder) / META
-    return json.loads(path.read_text("utf-8")) if path.is_file() else None

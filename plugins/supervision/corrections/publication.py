@@ -32,6 +32,7 @@ from ..settings import RunSettings
 from . import erratum as er
 from . import versions as vs
 from .compare import Comparison, compare
+from .layout import summary_lines  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
@@ -251,21 +252,3 @@ def request_lines(s: RunSettings, ui_base_url: str | None = None) -> list[str]:
             f"（{meta.get('number', '')}）及更正后的文件（第{meta['version']}版）。"
             f"变化明细：[changes.csv]({s.month_url(er.CHANGES_CSV, ui_base_url)})，"
             f"更正通知：[erratum.pdf]({s.month_url(er.ERRATUM + '.pdf', ui_base_url)})"]
-
-
-def summary_lines(folder: Path) -> list[str]:
-    """``make run``'s lines about versions: the last send's summary, or a pending correction."""
-    import json  # noqa: PLC0415
-
-    lines = []
-    meta = er.read_meta(folder)
-    index = folder / vs.SENT_DIR / "versions.json"
-    sent = json.loads(index.read_text("utf-8")) if index.is_file() else []
-    last = sent[-1] if sent else None
-    if meta and not (last and last["version"] == meta["version"]):
-        lines.append(f"  correction:     {meta['changes']} values changed since sent on {meta.get('sent_on')}; "
-                     f"erratum {meta.get('number', '')} awaits approval ({folder / er.CHANGES_CSV})")
-    if last:
-        lines.append(f"  sent versions:  {len(sent)} in {folder / vs.SENT_DIR}; v{last['version']}: "
-                     f"{last.get('summary') or last['status']}")
-    return lines

@@ -21,11 +21,10 @@ from sqlalchemy import Engine, text
 
 from .. import outputs
 from ..errors import SupervisionError
+from .layout import CORRECTIONS_DIR, SENT_DIR, VERSIONS_INDEX  # noqa: F401 - vs.CORRECTIONS_DIR
 
 log = logging.getLogger(__name__)
 
-SENT_DIR = "sent"
-CORRECTIONS_DIR = "corrections"
 DRAFT, FROZEN, SENDING, SENT = "draft", "frozen", "sending", "sent"
 #: a version in one of these states reached (or may have reached) somebody: never rewritten
 DELIVERED = (SENDING, SENT)
@@ -193,7 +192,7 @@ def write_index(engine: Engine, output_dir: Path, month: str) -> Path | None:
         return None
     keep = ("version", "status", "corrects_version", "sent_at", "frozen_at", "changes",
             "recipients", "summary", "folder")
-    index = outputs.write_json(outputs.month_dir(output_dir, month) / SENT_DIR / "versions.json",
+    index = outputs.write_json(outputs.month_dir(output_dir, month) / VERSIONS_INDEX,
                                [{k: v[k] for k in keep} for v in rows])
     outputs.attach_to_manifest(outputs.month_dir(output_dir, month), SENT_DIR)
     return index
