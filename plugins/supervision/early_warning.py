@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection
@@ -57,6 +58,14 @@ def project(target: int, started: int, in_window: int, window: int, left: int,
     }
 
 
+def pace_query(programme: Programme, month: Month) -> tuple[str, dict[str, Any]]:
+    """The recent pace's query of ``month``: its name and parameters."""
+    window_after = month.shift(-pace_window(programme, month)).last_day.isoformat()
+    return "figures/start_pace", {"programme_year": programme.year, "report_month": str(month),
+                                  "window_after": window_after,
+                                  "month_end": month.last_day.isoformat()}
+
+
 def compute_early_warnings(conn: Connection, programme: Programme, month: Month) -> pd.DataFrame:
     """Compute and store ``early_warnings`` of ``month`` (after its city figures); return the
     rows in administrative order, 全省 last."""
@@ -64,12 +73,11 @@ def compute_early_warnings(conn: Connection, programme: Programme, month: Month)
     if figures.empty:
         raise RuntimeError(f"no city figures for {month}: compute them before the early warning")
     window = pace_window(programme, month)
-    window_after = month.shift(-window).last_day.isoformat()
     left = months_left(programme, month)
     target_rate = exact_decimal(programme.expected_start.target)
-    pace = wh.query(conn, "figures/start_pace", programme_year=programme.year,
-                    report_month=str(month), window_after=window_after,
-                    month_end=month.last_day.isoformat())
+    name, params = pace_query(programme, month)
+    window_after = params["window_after"]
+    pace = wh.query(conn, name, **params)
     in_window = {r["city"]: int(r["started_in_window"]) for r in wh.records(pace)}
     in_window[PROVINCE_ROW] = sum(in_window.values())
     rows = []

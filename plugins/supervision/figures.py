@@ -242,10 +242,15 @@ def sort_by_place(frame: pd.DataFrame, extra: Iterable[str] = ()) -> pd.DataFram
     return frame.sort_values(keys, na_position="first", kind="stable").reset_index(drop=True)
 
 
+def overdue_query(programme: Programme, month: Month) -> tuple[str, dict[str, Any]]:
+    """The overdue list's query of ``month``: its name and parameters."""
+    return "figures/overdue_items", MonthParams.of(programme, month).as_dict()
+
+
 def compute_overdue(conn: Connection, programme: Programme, month: Month) -> pd.DataFrame:
     """Compute and store ``overdue_items`` of ``month``; return them in administrative order."""
-    params = MonthParams.of(programme, month)
-    items = wh.query(conn, "figures/overdue_items", **params.as_dict())
+    name, params = overdue_query(programme, month)
+    items = wh.query(conn, name, **params)
     items = sort_by_place(items, ["reason_order", "project_id"])
     items = items.drop(columns=["city_order", "reason_order"])
     items.insert(0, "seq", range(1, len(items) + 1))

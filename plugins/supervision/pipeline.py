@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from . import corrections, delivery, documents, figures, outputs, processes, quality, tables
-from . import early_warning, spot_check, watch_lists
+from . import early_warning, prefetch, spot_check, watch_lists
 from .findings import stage as findings_stage
 from . import quality_report as qr
 from . import warehouse as wh
@@ -349,6 +349,15 @@ def _table_jobs(staging: Path, month: Month, subtitle: str | None,
                                  (staging, f, f"{label}加装电梯在建小区清单", subtitle))]}
 
 
+def _queries_ahead(programme: Programme, month: Month) -> list[prefetch.Query]:
+    """The figure queries a large month runs ahead (prefetch.py), in the order the stage takes
+    them: all but the first (city progress, run here while the side process starts)."""
+    return [figures.overdue_query(programme, month), early_warning.pace_query(programme, month),
+            spot_check.population_query(programme, month),
+            watch_lists.basic_category_query(programme, month),
+            watch_lists.elevator_query(programme, month)]
+
+
 def compute_figures(s: RunSettings) -> dict[str, Any]:
     """The month's figures (docs/figures.md) into the warehouse, and their tables into the
     staging folder: ranking, overdue list, early warning, spot-check sample (N8), basic-category
@@ -361,11 +370,15 @@ def compute_figures(s: RunSettings) -> dict[str, Any]:
                 if load else None)
     staging = outputs.staging_dir(s.output_dir, s.month)
     jobs = _table_jobs(staging, month, subtitle, programme)
+    rows = int(load["rows_accepted"]) if load else 0
     # each table's files are written beside the next tables' SQL, in the order computed: by a
     # thread (SQLite works without the GIL), or for a large month by a second process (the
     # writers are Python: a thread would only take turns with this one). The files are the same.
-    with processes.SideWriter(int(load["rows_accepted"]) if load else 0, "figures files") as side:
-        with engine.begin() as conn:
+    # A large month's queries after the first run ahead in one more process (prefetch.py),
+    # while this one stores and writes the tables before them.
+    with processes.SideWriter(rows, "figures files") as side, \
+            prefetch.Prefetch(engine, s.month, rows, _queries_ahead(programme, month)) as ahead:
+        with engine.begin() as conn, ahead.attached(conn):
             computed = compute_month_figures(conn, programme, month,
                                              then=lambda name, frame: side.submit(jobs[name](frame)))
         side.wait()

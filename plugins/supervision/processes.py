@@ -70,16 +70,23 @@ def side_process_rows() -> int:
     return int(configured) if configured else SIDE_PROCESS_MIN_ROWS
 
 
-def side_executor(rows: int, name: str) -> Executor:
+def side_process(rows: int, name: str, instead: str) -> ProcessPoolExecutor | None:
     """One spawned process for a month of at least :func:`side_process_rows` rows (and more
-    than one usable core), else one thread (``name`` its prefix)."""
+    than one usable core), else None; None too, with a warning naming what is done
+    ``instead``, when no process can be started (limits, memory)."""
     threshold = side_process_rows()
     if threshold > 0 and rows >= threshold and usable_cores() > 1:
         try:
             return spawned_pool(1)
-        except OSError as exc:          # no process to be had (limits, memory): a thread then
-            log.warning("%s: no side process could be started (%s); writing in a thread", name, exc)
-    return ThreadPoolExecutor(1, thread_name_prefix=name)
+        except OSError as exc:
+            log.warning("%s: no side process could be started (%s); %s", name, exc, instead)
+    return None
+
+
+def side_executor(rows: int, name: str) -> Executor:
+    """:func:`side_process` for a large month, else one thread (``name`` its prefix)."""
+    return (side_process(rows, name, "writing in a thread")
+            or ThreadPoolExecutor(1, thread_name_prefix=name))
 
 
 class SideWriter:

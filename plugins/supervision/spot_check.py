@@ -22,6 +22,7 @@ import hmac
 import logging
 import math
 import os
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection
@@ -87,13 +88,19 @@ def snapshot_sha256(conn: Connection, month: Month) -> str:
     return str(load.snapshot_sha256.iloc[0])
 
 
+def population_query(programme: Programme, month: Month) -> tuple[str, dict[str, Any]]:
+    """The sample population's query of ``month``: its name and parameters."""
+    return "figures/spot_check_population", {"programme_year": programme.year,
+                                             "report_month": str(month)}
+
+
 def compute_spot_checks(conn: Connection, programme: Programme, month: Month,
                         secret: str | None = None) -> pd.DataFrame:
     """Draw and store the sample of ``month`` (``spot_checks``); return it with what each
     sampled record reports, in administrative order and draw order. ``secret`` defaults to
     :func:`province_secret`."""
-    population = wh.query(conn, "figures/spot_check_population", programme_year=programme.year,
-                          report_month=str(month))
+    name, params = population_query(programme, month)
+    population = wh.query(conn, name, **params)
     secret = province_secret() if secret is None else secret
     sample = draw_sample(population, month, programme.figure_rules,
                          snapshot_sha256(conn, month), secret)

@@ -397,8 +397,21 @@ def frame(conn_or_engine: Connection | Engine, statement: str, **params: Any) ->
     return pd.DataFrame(rows, columns=columns, dtype=object)
 
 
+#: the ``Connection.info`` key of the queries run ahead for a connection's stage, in a second
+#: process (:class:`supervision.prefetch.Prefetch`): :func:`query` takes a result from there
+#: when one was run for the same name and parameters
+PREFETCHED = "supervision.prefetched"
+
+
 def query(conn_or_engine: Connection | Engine, name: str, **params: Any) -> pd.DataFrame:
-    """Run ``include/sql/<name>.sql`` with bound parameters; the result as a frame."""
+    """Run ``include/sql/<name>.sql`` with bound parameters; the result as a frame (or the same
+    query's result run ahead, see :data:`PREFETCHED`)."""
+    if isinstance(conn_or_engine, Connection):
+        ahead = conn_or_engine.info.get(PREFETCHED)
+        if ahead is not None:
+            found = ahead.take(name, params)
+            if found is not None:
+                return found
     return frame(conn_or_engine, sql(name), **params)
 
 

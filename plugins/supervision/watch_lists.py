@@ -12,6 +12,8 @@ The SQL selects the rows (set-based); Python only orders them by code point and 
 """
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from sqlalchemy import Connection
 
@@ -35,13 +37,24 @@ def _numbered(frame: pd.DataFrame, month: Month, extra: list[str]) -> pd.DataFra
     return frame
 
 
+def basic_category_query(programme: Programme, month: Month) -> tuple[str, dict[str, Any]]:
+    """The N10 list's query of ``month``: its name and parameters."""
+    share = programme.figure_rules.basic_min_item_share
+    return "figures/basic_category_items", {
+        "programme_year": programme.year, "report_month": str(month),
+        "basic_share_num": share.numerator, "basic_share_den": share.denominator}
+
+
+def elevator_query(programme: Programme, month: Month) -> tuple[str, dict[str, Any]]:
+    """The N11 list's query of ``month``: its name and parameters."""
+    return "figures/elevator_works", {"programme_year": programme.year, "report_month": str(month)}
+
+
 def compute_basic_category_list(conn: Connection, programme: Programme,
                                 month: Month) -> pd.DataFrame:
     """Compute and store the N10 list of ``month``; return it in administrative order."""
-    share = programme.figure_rules.basic_min_item_share
-    rows = wh.query(conn, "figures/basic_category_items", programme_year=programme.year,
-                    report_month=str(month), basic_share_num=share.numerator,
-                    basic_share_den=share.denominator)
+    name, params = basic_category_query(programme, month)
+    rows = wh.query(conn, name, **params)
     rows = _numbered(rows, month, ["project_id", "reason"])
     wh.replace_month(conn, "basic_category_items", str(month), rows)
     return read_list(conn, "basic_category_items", month)
@@ -49,8 +62,8 @@ def compute_basic_category_list(conn: Connection, programme: Programme,
 
 def compute_elevator_list(conn: Connection, programme: Programme, month: Month) -> pd.DataFrame:
     """Compute and store the N11 list of ``month``; return it in administrative order."""
-    rows = wh.query(conn, "figures/elevator_works", programme_year=programme.year,
-                    report_month=str(month))
+    name, params = elevator_query(programme, month)
+    rows = wh.query(conn, name, **params)
     rows = _numbered(rows, month, ["project_id"])
     wh.replace_month(conn, "elevator_works", str(month), rows)
     return read_list(conn, "elevator_works", month)

@@ -3,11 +3,12 @@ byte-identical files; what one run writes is complete and consistent."""
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import pytest
 from sqlalchemy import text
 
-from supervision import pipeline, warehouse
+from supervision import pipeline, processes, warehouse
 from tests.fixtures.runs import month_settings, warehouse_env
 
 
@@ -60,12 +61,17 @@ def test_rows_read_equal_accepted_plus_quarantined(two_runs):
     assert c1["quarantine"] == q["rows_quarantined"] > 0
 
 
-def test_a_side_process_writes_the_files_a_thread_writes(two_runs, sample_landing, monkeypatch):
-    """The figures' lists and the notices' lists, written by a second process (the path of a
-    month of 100,000 rows or more, forced here at the sample's size): byte for byte the same
-    output folder as the runs before, which wrote them in a thread."""
+def test_a_side_process_writes_the_files_a_thread_writes(two_runs, sample_landing, monkeypatch,
+                                                         caplog):
+    """The figures' lists and the notices' lists, written by a second process, and the figure
+    queries run ahead in another (the path of a month of 100,000 rows or more, forced here at
+    the sample's size): byte for byte the same output folder as the runs before, which wrote
+    them in a thread and ran every query in the stage's connection."""
     out, (_, first, _), _ = two_runs
     monkeypatch.setenv("SUPERVISION_SIDE_PROCESS_ROWS", "1")
+    monkeypatch.setattr(processes, "usable_cores", lambda: 2)
+    caplog.set_level(logging.INFO, logger="supervision.prefetch")
     with warehouse_env(f"sqlite:///{out / 'warehouse.db'}"):
         pipeline.run_month(month_settings(sample_landing, out))
     assert _digests(out / "2020-06") == first
+    assert "figures queries: 5 of 5 run ahead in a side process" in caplog.text
