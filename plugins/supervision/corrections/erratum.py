@@ -142,5 +142,3 @@ def write_erratum(folder: Path, context: dict[str, Any],
 
 def write_meta(folder: Path, meta: dict[str, Any]) -> Path:
     return outputs.write_json(Path(folder) / META, meta)
-
-
