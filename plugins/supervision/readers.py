@@ -323,12 +323,17 @@ def _read_csv_sheet(path: Path, kind: str, columnar: bool = True) -> tuple[_Shee
     if not data.strip():
         raise InputFileError(path, "the file is empty")
     content, encoding = _decode_csv(path, data)
+    # a UTF-8 file's bytes are its text's UTF-8 (after the BOM utf-8-sig drops): what Arrow
+    # splits, without encoding the text again
+    utf8 = (memoryview(data)[3:] if encoding == "utf-8-sig" else data
+            if encoding == "utf-8" else None)
     del data
     if not content.strip().strip("\ufeff"):
         raise InputFileError(path, "the file is empty")
     best = _choose_delimiter(content, kind)
     if columnar and len(content) >= _SPLIT_MIN_CHARS and '"' not in content and "\0" not in content:
-        return _split_csv_sheet(path, kind, content, best), encoding, best
+        return _split_csv_sheet(path, kind, content, best, utf8), encoding, best
+    del utf8
     if csv.field_size_limit() < len(content) + 1:
         csv.field_size_limit(len(content) + 1)
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=best)
@@ -377,25 +382,38 @@ _SPLIT_MIN_CHARS = 1_000_000
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
-def _split_csv_sheet(path: Path, kind: str, content: str, delimiter: str) -> _Sheet:
+def _split_csv_sheet(path: Path, kind: str, content: str, delimiter: str,
+                     utf8: bytes | memoryview | None = None) -> _Sheet:
     """:func:`_read_csv_sheet` of a csv without any quote character (nor NUL), as a national
     export usually is: there ``csv.reader`` gives each line (ended by \\r\\n, \\r or \\n, as
     ``io.StringIO(newline="")`` reads it) split at the delimiter, an empty line as no cell; so
     the lines below the head are split by Arrow, a block at a time, and never become Python
     lists. The same rows as ``csv.reader`` (the tests compare both on the corpus and on
-    generated files)."""
+    generated files). ``utf8``: the text's UTF-8 bytes, when the file had them."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    lines = _LINE_END.split(content)
-    if lines and lines[-1] == "":    # the file ends with a line break: no record after it
-        lines.pop()
-    grid = [line.split(delimiter) if line else [] for line in lines[:HEAD_ROWS]]
+    # the lines split by Arrow, never one Python string a line: at \n alone when the text has
+    # no \r, else at the same alternation as _LINE_END (RE2, leftmost first: \r\n before \r)
+    if utf8 is None:
+        whole = pa.array([content], pa.large_string())
+    else:
+        whole = pa.LargeStringArray.from_buffers(
+            1, pa.py_buffer(np.array([0, len(utf8)], dtype=np.int64)), pa.py_buffer(utf8))
+    if "\r" in content:
+        lines = pc.split_pattern_regex(whole, _LINE_END.pattern).flatten()
+    else:
+        lines = pc.split_pattern(whole, "\n").flatten()
+    count = len(lines)
+    if count and lines[count - 1].as_py() == "":   # the file ends with a line break: no
+        count -= 1                                 # record after it
+    grid = [line.split(delimiter) if line else []
+            for line in lines.slice(0, min(HEAD_ROWS, count)).to_pylist()]
     blocks: list[list[_Chunk]] = []
     lengths: list[int] = []
-    for first in range(_ARROW_FROM, len(lines), _BLOCK_ROWS):
-        text = pa.array(lines[first:first + _BLOCK_ROWS], pa.string())
+    for first in range(_ARROW_FROM, count, _BLOCK_ROWS):
+        text = lines.slice(first, min(_BLOCK_ROWS, count - first)).cast(pa.string())
         split = pc.split_pattern(text, delimiter)
         offsets = split.offsets.to_numpy()
         widths = np.diff(offsets)
@@ -409,10 +427,11 @@ def _split_csv_sheet(path: Path, kind: str, content: str, delimiter: str) -> _Sh
                                            pa.scalar(None, pa.string())), None))
         blocks.append(block)
         lengths.append(len(text))
-    last = len(lines) - 1
+    last = count - 1
     if last >= 0:  # the last record is always looked at (as csv.reader's path does)
+        line = lines[last].as_py()
         _unclosed_quote(path, kind, grid[:HEADER_SEARCH_ROWS],
-                        {last: lines[last].split(delimiter) if lines[last] else []},
+                        {last: line.split(delimiter) if line else []},
                         {last: last + 1}, delimiter)
     body = _StoredRows.from_blocks(blocks, lengths) if blocks else None
     return _Sheet(None, True, grid, body, _ARROW_FROM)

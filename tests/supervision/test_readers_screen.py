@@ -144,17 +144,20 @@ def test_the_screen_looks_at_few_rows_of_a_clean_export(tmp_path, monkeypatch):
 def test_a_quote_free_csv_is_split_into_the_rows_csv_reader_gives(tmp_path, screen_always, text,
                                                                    delimiter):
     """readers._split_csv_sheet (issue 17) against csv.reader itself: line ends \\r\\n, \\r and
-    \\n (and no others), empty lines, a last line with or without its line break."""
+    \\n (and no others; a text without \\r is split at \\n alone), empty lines, a last line
+    with or without its line break."""
     import csv
     import io
 
     expected = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    sheet = readers._split_csv_sheet(tmp_path / "x.csv", "export", text, delimiter)
-    assert sheet.grid == expected[:readers.HEAD_ROWS]
     width = max(map(len, expected), default=0)
-    stored = sheet.body.rows(list(range(len(sheet.body)))) if sheet.body is not None else []
-    assert [r + [None] * (width - len(r)) for r in stored] == \
-        [r + [None] * (width - len(r)) for r in expected]
+    # the text split as it is, and from the file's own UTF-8 bytes (a UTF-8 csv's path)
+    for utf8 in (None, text.encode("utf-8")):
+        sheet = readers._split_csv_sheet(tmp_path / "x.csv", "export", text, delimiter, utf8)
+        assert sheet.grid == expected[:readers.HEAD_ROWS]
+        stored = sheet.body.rows(list(range(len(sheet.body)))) if sheet.body is not None else []
+        assert [r + [None] * (width - len(r)) for r in stored] == \
+            [r + [None] * (width - len(r)) for r in expected]
 
 
 @settings(max_examples=300, deadline=None)
