@@ -466,8 +466,8 @@ class _Chunk:
             return _Chunk([self.values[i] for i in index], self.empty)
         return _Chunk(self.values.take(pa.array(index, type=pa.int64())), self.empty)
 
-    def slice(self, first: int) -> "_Chunk":
-        return _Chunk(self.values[first:], self.empty)
+    def slice(self, first: int, stop: int | None = None) -> "_Chunk":
+        return _Chunk(self.values[first:stop], self.empty)
 
 
 def _chunk(cells: tuple | list, empty: Any, text: bool = False) -> _Chunk:
@@ -566,6 +566,16 @@ class _StoredRows:
                 yield ch, [i - start for i in which[lo:hi]]
             start += ch.n
 
+    @staticmethod
+    def _run(chunks: list[_Chunk], first: int, stop: int) -> Iterator[_Chunk]:
+        """The rows first..stop-1 of a column, as slices of its chunks (those it reaches)."""
+        start = 0
+        for ch in chunks:
+            lo, hi = max(first, start), min(stop, start + ch.n)
+            if hi > lo:
+                yield ch.slice(lo - start, hi - start)
+            start += ch.n
+
     def cells(self, col: int, which: list[int] | None = None) -> list[Any]:
         if which is not None and len(which) == self.n:
             which = None
@@ -608,6 +618,12 @@ class _StoredRows:
     def select(self, keep: list[int]) -> "_StoredRows":
         if len(keep) == self.n:
             return self
+        if keep and keep[-1] - keep[0] + 1 == len(keep):
+            # a run of rows (an export without its 合计 lines at the end): slices of the same
+            # arrays, not a copy of every cell (keep is in ascending order, as the screen gives it)
+            first, stop = keep[0], keep[-1] + 1
+            return _StoredRows([list(self._run(chunks, first, stop)) for chunks in self.columns],
+                               len(keep), self.empty)
         return _StoredRows([[ch.take(index) for ch, index in self._split(chunks, keep)]
                             for chunks in self.columns], len(keep), self.empty)
 

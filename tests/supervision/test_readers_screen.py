@@ -166,3 +166,30 @@ def test_a_quote_free_csv_is_split_into_the_rows_csv_reader_gives(tmp_path, scre
 def test_the_first_lines_of_a_csv_are_those_of_the_whole_text_split(text, limit, size):
     assert readers._first_lines(text, limit, size) == \
         "".join(text.splitlines(keepends=True)[:limit])
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.lists(st.one_of(st.none(), st.text(alphabet="a长", max_size=3)),
+                              min_size=2, max_size=2), max_size=12),
+       block=st.integers(1, 5), span=st.tuples(st.integers(0, 12), st.integers(0, 12)),
+       picked=st.sets(st.integers(0, 11)), arrow=st.booleans())
+def test_stored_rows_keep_a_run_or_a_selection_of_their_rows(rows, block, span, picked, arrow):
+    """_StoredRows.select: a run of rows (the export without its 合计 lines) as slices of the
+    same chunks, any other selection taken cell by cell; both the rows selected, in order."""
+    import pyarrow as pa
+
+    blocks, lengths = [], []
+    for first in range(0, len(rows), block):
+        part = rows[first:first + block]
+        blocks.append([readers._Chunk(pa.array([r[c] for r in part], pa.string()) if arrow
+                                      else [r[c] for r in part]) for c in range(2)])
+        lengths.append(len(part))
+    if not blocks:
+        return
+    stored = readers._StoredRows.from_blocks(blocks, lengths)
+    lo, hi = sorted(span)
+    for keep in (list(range(min(lo, len(rows)), min(hi, len(rows)))),
+                 sorted(i for i in picked if i < len(rows))):
+        kept = stored.select(keep)
+        assert len(kept) == len(keep)
+        assert kept.rows(list(range(len(keep)))) == [rows[i] for i in keep]
