@@ -325,8 +325,7 @@ def _read_csv_sheet(path: Path, kind: str, columnar: bool = True) -> tuple[_Shee
     content, encoding = _decode_csv(path, data)
     # a UTF-8 file's bytes are its text's UTF-8 (after the BOM utf-8-sig drops): what Arrow
     # splits, without encoding the text again
-    utf8 = (memoryview(data)[3:] if encoding == "utf-8-sig" else data
-            if encoding == "utf-8" else None)
+    utf8 = data[3:] if encoding == "utf-8-sig" else data if encoding == "utf-8" else None
     del data
     if not content.strip().strip("\ufeff"):
         raise InputFileError(path, "the file is empty")
@@ -383,7 +382,7 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def _split_csv_sheet(path: Path, kind: str, content: str, delimiter: str,
-                     utf8: bytes | memoryview | None = None) -> _Sheet:
+                     utf8: bytes | None = None) -> _Sheet:
     """:func:`_read_csv_sheet` of a csv without any quote character (nor NUL), as a national
     export usually is: there ``csv.reader`` gives each line (ended by \\r\\n, \\r or \\n, as
     ``io.StringIO(newline="")`` reads it) split at the delimiter, an empty line as no cell; so
@@ -394,17 +393,19 @@ def _split_csv_sheet(path: Path, kind: str, content: str, delimiter: str,
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    # the lines split by Arrow, never one Python string a line: at \n alone when the text has
-    # no \r, else at the same alternation as _LINE_END (RE2, leftmost first: \r\n before \r)
+    # the lines split by Arrow, never one Python string a line: at the one line end the text
+    # uses (\n, or \r\n as exported on Windows), else at the same alternation as _LINE_END
+    # (RE2, leftmost first: \r\n before \r)
     if utf8 is None:
         whole = pa.array([content], pa.large_string())
+        cr, lf = content.count("\r"), content.count("\n")
     else:
         whole = pa.LargeStringArray.from_buffers(
             1, pa.py_buffer(np.array([0, len(utf8)], dtype=np.int64)), pa.py_buffer(utf8))
-    if "\r" in content:
+        cr, lf = utf8.count(b"\r"), utf8.count(b"\n")
+    lines = pc.split_pattern(whole, "\n" if cr == 0 else "\r\n").flatten()
+    if cr and not (cr == lf == len(lines) - 1):    # not every \r and \n is one \r\n
         lines = pc.split_pattern_regex(whole, _LINE_END.pattern).flatten()
-    else:
-        lines = pc.split_pattern(whole, "\n").flatten()
     count = len(lines)
     if count and lines[count - 1].as_py() == "":   # the file ends with a line break: no
         count -= 1                                 # record after it

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from supervision import readers
@@ -141,6 +141,9 @@ def test_the_screen_looks_at_few_rows_of_a_clean_export(tmp_path, monkeypatch):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(alphabet="ab长 ,;\t\r\n\u2028\x0b", max_size=120),
        delimiter=st.sampled_from([",", ";", "\t"]))
+@example(text="a,长\r\n,b\r\n\r\n" * 20, delimiter=",")     # Windows line ends only
+@example(text="a,b\r\nc\rd\n\r\n" * 10 + "e", delimiter=",")  # all three, no last one
+@example(text="a;b\n\nc\n" * 20, delimiter=";")                # \n only
 def test_a_quote_free_csv_is_split_into_the_rows_csv_reader_gives(tmp_path, screen_always, text,
                                                                    delimiter):
     """readers._split_csv_sheet (issue 17) against csv.reader itself: line ends \\r\\n, \\r and
