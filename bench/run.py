@@ -293,7 +293,7 @@ def table(results: list[dict]) -> str:
                 f"{_s(r['make_run']['seconds'])} ({r['make_run']['peak_rss_mib']:.0f} MiB) | "
                 f"{_task_time(r['make_run'])} | "
                 f"{_s(r['peer']['seconds'])} ({r['peer']['peak_rss_mib']:.0f} MiB) | "
-                f"**{r['ratio']:.1f}×** | {'yes' if r['peer']['equal'] else 'NO'} |"
+                f"**{r['ratio']:.2f}×** | {'yes' if r['peer']['equal'] else 'NO'} |"
                 if "make_run" in r else "– | – | – | – | – |"))
     return "\n".join(lines)
 
@@ -357,7 +357,7 @@ def main() -> int:
                           ratio=product["seconds"] / peer["seconds"])
             print(f"{scale:,}: make run {product['seconds']:.1f} s ({product['peak_rss_mib']:.0f} MiB), "
                   f"peer {peer['seconds']:.1f} s ({peer['peak_rss_mib']:.0f} MiB), "
-                  f"product/peer {result['ratio']:.1f}, peer equal: {peer['equal']}; task time "
+                  f"product/peer {result['ratio']:.2f}, peer equal: {peer['equal']}; task time "
                   f"{_task_time(product)} ({', '.join(f'{k} {v:.1f} s' for k, v in product['tasks'].items())})",
                   flush=True)
         suffix = "-cold" if args.cold else ""
