@@ -18,13 +18,14 @@ from typing import Any
 
 from .layout import SENT_DIR, summary_lines
 
-__all__ = ["Plan", "SENT_DIR", "carry", "finish", "plan", "prepare", "request_lines", "start",
-           "summary_lines"]
+#: the stages' functions, imported from :mod:`.publication` when first asked for (it imports
+#: the warehouse: pandas and SQLAlchemy), so that :mod:`.layout` alone starts in a moment
+_STAGES = ("Plan", "carry", "finish", "plan", "prepare", "request_lines", "start")
+
+__all__ = ["SENT_DIR", "summary_lines", *_STAGES]
 
 
 def __getattr__(name: str) -> Any:
-    """The stages' functions, imported when first asked for (they import the warehouse:
-    pandas and SQLAlchemy), so that :mod:`.layout` alone starts in a moment."""
-    if name in {"Plan", "carry", "finish", "plan", "prepare", "request_lines", "start"}:
+    if name in _STAGES:
         return getattr(import_module(".publication", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
