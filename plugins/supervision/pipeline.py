@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
 from . import corrections, delivery, documents, figures, outputs, processes, quality, tables
 from . import early_warning, prefetch, spot_check, watch_lists
@@ -135,25 +136,6 @@ def _staged(s: RunSettings) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame,
 
 # --------------------------------------------------------------------------- quality + load
 
-def _month_rows(programme: Programme, month: Month, targets: pd.DataFrame, plan: pd.DataFrame,
-                export: pd.DataFrame, result: quality.QualityResult,
-                quarantine: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The rows :func:`_load_month` writes, by table (built before its transaction, so that the
-    large ones can be staged for it: warehouse.transaction)."""
-    m = str(month)
-    mismatch = result.findings[result.findings.rule_id == "PLAN_MISMATCH"].groupby(
-        "source_row")["field"].agg(lambda s: "、".join(dict.fromkeys(s)))
-    return {
-        "targets": targets.assign(programme_year=programme.year),
-        "plan_communities": plan.assign(programme_year=programme.year),
-        "monthly_records": export.assign(
-            report_month=m, is_valid=result.valid.values,
-            plan_mismatch=export.source_row.map(mismatch)),
-        "quality_findings": result.findings.assign(report_month=m,
-                                                   seq=range(1, len(result.findings) + 1)),
-        "quarantine": quarantine.assign(report_month=m)}
-
-
 def _bulk(engine: Engine, programme: Programme, rows: dict[str, pd.DataFrame],
           plan_mark: str) -> dict[str, pd.DataFrame]:
     """The month's frames worth staging for its transaction: all but the plan when the
@@ -167,29 +149,126 @@ def _bulk(engine: Engine, programme: Programme, rows: dict[str, pd.DataFrame],
     return out
 
 
-def _load_month(engine: Engine, programme: Programme, month: Month, kind: str,
-                rows: dict[str, pd.DataFrame], result: quality.QualityResult,
-                meta: dict[str, Any], then: Callable[[Connection], None] | None = None) -> None:
-    """Replace the month's rows (and the year's targets and plan) in one transaction; ``then``
-    (a function of the connection) runs in the same transaction."""
-    m = str(month)
-    plan_mark = wh.fingerprint(rows["plan_communities"])
-    with wh.transaction(engine, bulk=_bulk(engine, programme, rows, plan_mark)) as conn:
-        wh.replace_year(conn, "targets", programme.year, rows["targets"])
+class MonthLoad:
+    """One month's load into the warehouse: its records, findings and quarantine replaced, the
+    year's targets and plan with them, all in one transaction.
+
+    The transaction can begin before the month's quality results are known
+    (:meth:`begin_early`): what does not depend on them (the targets, the plan, and the month's
+    records, their validity pending: ``is_valid`` true, ``plan_mismatch`` empty) is then written
+    in a thread while the quality rules run. On SQLite the records go in through Arrow
+    (:func:`warehouse.transaction`'s staging, and ``INSERT … SELECT``): C code that lets go of
+    the GIL, so it takes the second core while GX runs on the first (≈ 5 s at 300,000).
+    :meth:`finish` then sets the validity of the rows that have a finding (``UPDATE`` by primary
+    key) and writes the findings, the quarantine and ``month_loads``; :meth:`commit` commits:
+    readers never see the month half written. Leaving the ``with`` block before the commit (an
+    error in the rules, or in the thread) rolls everything back."""
+
+    def __init__(self, engine: Engine, programme: Programme, month: Month,
+                 targets: pd.DataFrame, plan: pd.DataFrame, export: pd.DataFrame) -> None:
+        self._engine, self._programme, self._month = engine, programme, month
+        m = str(month)
+        self._rows = {
+            "targets": targets.assign(programme_year=programme.year),
+            "plan_communities": plan.assign(programme_year=programme.year),
+            # validity pending: finish() updates the rows that have a finding
+            "monthly_records": export.assign(report_month=m, is_valid=True, plan_mismatch=None)}
+        self._stack = ExitStack()
+        self._early: Future[Connection] | None = None
+        self._finished = self._done = False
+
+    def __enter__(self) -> MonthLoad:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._done:
+            return
+        self._done = True
+        if self._early is not None:
+            wait([self._early])     # its own error, if any, is not the one to report here
+        if exc_type is not None:
+            self._stack.__exit__(exc_type, exc, tb)     # the rollback; the error goes on
+            return
+        unfinished = RuntimeError(f"the load of {self._month} was left without finish()")
+        self._stack.__exit__(RuntimeError, unfinished, None)
+        raise unfinished
+
+    def begin_early(self) -> None:
+        """Begin the transaction and write the rows that do not depend on the quality results,
+        in a thread, when that work is C code (SQLite, a month staged through Arrow: at least
+        :data:`warehouse.BULK_ROWS` records); otherwise :meth:`finish` does it all, as before."""
+        if (self._engine.dialect.name == "sqlite"
+                and len(self._rows["monthly_records"]) >= wh.BULK_ROWS):
+            pool = ThreadPoolExecutor(1, thread_name_prefix="month-load")
+            self._early = pool.submit(self._begin)
+            pool.shutdown(wait=False)
+
+    def _begin(self) -> Connection:
+        rows, year = self._rows, self._programme.year
+        plan_mark = wh.fingerprint(rows["plan_communities"])
+        conn = self._stack.enter_context(
+            wh.transaction(self._engine, bulk=_bulk(self._engine, self._programme, rows,
+                                                    plan_mark)))
+        wh.replace_year(conn, "targets", year, rows["targets"])
         # the plan is filed once a year: its rows are rewritten only when they differ
-        wh.replace_year_if_changed(conn, "plan_communities", programme.year,
-                                   rows["plan_communities"], plan_mark)
-        for table in ("monthly_records", "quality_findings", "quarantine"):
-            wh.replace_month(conn, table, m, rows[table])
+        wh.replace_year_if_changed(conn, "plan_communities", year, rows["plan_communities"],
+                                   plan_mark)
+        wh.replace_month(conn, "monthly_records", str(self._month), rows["monthly_records"])
+        return conn
+
+    def finish(self, kind: str, result: quality.QualityResult, quarantine: pd.DataFrame,
+               meta: dict[str, Any], then: Callable[[Connection], None] | None = None) -> None:
+        """Complete the load with the quality results (the thread's part first, if begun early);
+        ``then`` (a function of the connection) runs last, in the same transaction."""
+        m = str(self._month)
+        conn = self._early.result() if self._early is not None else self._begin()
+        records = self._rows["monthly_records"]
+        _set_where_rows(conn, m, "is_valid", False,
+                        records.source_row[~result.valid.to_numpy()].tolist())
+        findings = result.findings
+        mismatch = findings[findings.rule_id == "PLAN_MISMATCH"].groupby(
+            "source_row")["field"].agg(lambda s: "、".join(dict.fromkeys(s)))
+        for fields, rows in mismatch.groupby(mismatch, sort=True):   # a few distinct values
+            _set_where_rows(conn, m, "plan_mismatch", fields, [int(r) for r in rows.index])
+        wh.replace_month(conn, "quality_findings", m,
+                         findings.assign(report_month=m, seq=range(1, len(findings) + 1)))
+        wh.replace_month(conn, "quarantine", m, quarantine.assign(report_month=m))
         conn.execute(text("DELETE FROM month_loads WHERE report_month = :m"), {"m": m})
         wh.insert(conn, "month_loads", [{
-            "report_month": m, "programme_year": programme.year, "kind": kind,
+            "report_month": m, "programme_year": self._programme.year, "kind": kind,
             "snapshot_file": meta["snapshot"]["name"], "snapshot_date": meta["snapshot"]["date"],
             "snapshot_sha256": meta["snapshot"]["sha256"], "plan_sha256": meta["plan"]["sha256"],
             "targets_sha256": meta["targets"]["sha256"], "rows_read": result.rows_read,
             "rows_accepted": result.rows_accepted, "rows_quarantined": result.rows_quarantined}])
         if then is not None:
             then(conn)
+        self._finished = True
+
+    def commit(self) -> None:
+        """Commit what :meth:`finish` completed (separate, so that the caller can start work
+        beside the commit, which is SQLite's own: ≈ 1 s at 300,000)."""
+        if not self._finished:
+            raise RuntimeError(f"the load of {self._month} is committed before its finish()")
+        self._done = True
+        self._stack.close()
+
+
+#: at most this many rows named in one statement of :func:`_set_where_rows` (SQLite's limit
+#: on a statement's parameters is 32,766)
+_ROWS_PER_STATEMENT = 10_000
+
+
+def _set_where_rows(conn: Connection, month: str, column: str, value: Any,
+                    rows: list[int]) -> None:
+    """``column`` = ``value`` in the month's records of these source rows: one statement per
+    :data:`_ROWS_PER_STATEMENT` rows (row by row, each statement would let go of the GIL and
+    wait to take it back from the quality report's thread)."""
+    statement = text(f"UPDATE monthly_records SET {column} = :v "
+                     "WHERE report_month = :m AND source_row IN :rows").bindparams(
+        bindparam("rows", expanding=True))
+    for first in range(0, len(rows), _ROWS_PER_STATEMENT):
+        conn.execute(statement, {"v": value, "m": month,
+                                 "rows": rows[first:first + _ROWS_PER_STATEMENT]})
 
 
 def _current_load(engine: Engine, month: Month) -> dict[str, Any] | None:
@@ -220,21 +299,23 @@ def reference_month(engine: Engine, s: RunSettings, programme: Programme,
     plan = _plan(s, programme, targets)
     export = _export(s, programme, targets, snapshot)
     frame = export.frame
-    result = quality.evaluate(frame, plan.frame, targets.frame, snapshot.taken_on,
-                              previous=None, suite_name=f"monthly_export_{month}",
-                              file_findings=quality.summary_findings(export.meta())
-                              + quality.summary_findings(plan.meta()))
-    quarantine = quality.quarantine_frame(frame, result,
-                                          raw=export.raw_lines(~result.valid.to_numpy()))
     meta = {"snapshot": _snapshot_meta(export), "plan": {"sha256": plan.sha256},
             "targets": {"sha256": targets.sha256}}
+
     def reference_figures(conn: Connection) -> None:
         figures.compute_city_figures(conn, programme, month)
         figures.compute_overdue(conn, programme, month)
 
-    _load_month(engine, programme, month, "reference",
-                _month_rows(programme, month, targets.frame, plan.frame, frame, result, quarantine),
-                result, meta, then=reference_figures)
+    with MonthLoad(engine, programme, month, targets.frame, plan.frame, frame) as load:
+        load.begin_early()
+        result = quality.evaluate(frame, plan.frame, targets.frame, snapshot.taken_on,
+                                  previous=None, suite_name=f"monthly_export_{month}",
+                                  file_findings=quality.summary_findings(export.meta())
+                                  + quality.summary_findings(plan.meta()))
+        quarantine = quality.quarantine_frame(frame, result,
+                                              raw=export.raw_lines(~result.valid.to_numpy()))
+        load.finish("reference", result, quarantine, meta, then=reference_figures)
+        load.commit()
     return _comparison_records(engine, month)
 
 
@@ -269,26 +350,29 @@ def check_quality(s: RunSettings) -> dict[str, Any]:
     quality.start_gx_import()
     meta, targets, plan, export = _staged(s)
     snapshot_date = date.fromisoformat(meta["snapshot"]["date"])
-    result = quality.evaluate(export, plan, targets, snapshot_date, previous,
-                              suite_name=f"monthly_export_{month}",
-                              file_findings=quality.summary_findings(meta["export_table"])
-                              + quality.summary_findings(meta.get("plan_table")))
-    book = quality.load_rules()
-    quarantine = quality.quarantine_frame(export, result, book,
-                                          raw=staged_raw_lines(work_dir(s) / "export.parquet",
-                                                               ~result.valid.to_numpy()))
-    rows = _month_rows(programme, month, targets, plan, export, result, quarantine)
-    before = _previous_summary(engine, month.previous())   # last month's rows: the load keeps them
-    staging = outputs.fresh_staging(s.output_dir, s.month)
-    # the report is written in a thread while the warehouse loads: the load is SQLite and ADBC
-    # working without the GIL (Arrow batches, one statement per table), the report is Python
-    with ThreadPoolExecutor(1, thread_name_prefix="quality-report") as pool:
-        report = pool.submit(qr.write_report, staging, month, export, plan, result, quarantine,
-                             book, list(targets.city), meta["export_table"],
-                             meta.get("plan_table"), {**meta["snapshot"], "date": snapshot_date},
-                             before)
-        _load_month(engine, programme, month, "full", rows, result, meta)
-        report.result()
+    with MonthLoad(engine, programme, month, targets, plan, export) as load:
+        load.begin_early()   # the rows that do not depend on the rules, beside them (MonthLoad)
+        result = quality.evaluate(export, plan, targets, snapshot_date, previous,
+                                  suite_name=f"monthly_export_{month}",
+                                  file_findings=quality.summary_findings(meta["export_table"])
+                                  + quality.summary_findings(meta.get("plan_table")))
+        book = quality.load_rules()
+        quarantine = quality.quarantine_frame(
+            export, result, book,
+            raw=staged_raw_lines(work_dir(s) / "export.parquet", ~result.valid.to_numpy()))
+        before = _previous_summary(engine, month.previous())  # last month's: the load keeps it
+        staging = outputs.fresh_staging(s.output_dir, s.month)
+        load.finish("full", result, quarantine, meta)
+        # the report is written in a thread while the load commits: that is SQLite's own work,
+        # without the GIL; the report is Python (beside the statements before the commit,
+        # each would wait to take the GIL back from it)
+        with ThreadPoolExecutor(1, thread_name_prefix="quality-report") as pool:
+            report = pool.submit(qr.write_report, staging, month, export, plan, result,
+                                 quarantine, book, list(targets.city), meta["export_table"],
+                                 meta.get("plan_table"),
+                                 {**meta["snapshot"], "date": snapshot_date}, before)
+            load.commit()
+            report.result()
     summary = {"report_month": s.month, "rows_read": result.rows_read,
                "rows_accepted": result.rows_accepted,
                "rows_quarantined": result.rows_quarantined,
