@@ -20,7 +20,7 @@ from itertools import compress, repeat
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
@@ -332,18 +332,41 @@ class Plan:
     def name(self) -> str:
         return self.table.path.name
 
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+    def write_frame(self, target: Path) -> None:
+        self.frame.to_parquet(target, index=False)
+
 
 @dataclass
 class CachedPlan:
     """A plan registry parsed by an earlier run of the same code (see :func:`load_plan_cached`):
-    the same frame, file hash and report metadata as :class:`Plan`."""
-    frame: pd.DataFrame
+    the same frame (read from its parquet file when first used: the ingest task only copies
+    the file), file hash and report metadata as :class:`Plan`."""
+    frame_file: Path
     sha256: str
     name: str
     metadata: dict[str, Any]
 
     def meta(self) -> dict[str, Any]:
         return self.metadata
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        return pd.read_parquet(self.frame_file)
+
+    @property
+    def rows(self) -> int:
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(self.frame_file).num_rows
+
+    def write_frame(self, target: Path) -> None:
+        """The parquet file :class:`Plan`'s ``write_frame`` would write (the cache entry is
+        one, of the same frame)."""
+        shutil.copyfile(self.frame_file, target)
 
 
 @lru_cache(maxsize=None)
@@ -406,9 +429,9 @@ def load_plan_cached(path: Path, province: Province, target_cities: list[str],
     with _cache_entry_lock(cache_dir, stem, while_waiting):
         if frame_file.exists() and meta_file.exists():
             meta = json.loads(meta_file.read_text("utf-8"))
-            return CachedPlan(pd.read_parquet(frame_file), sha, meta["name"], meta["meta"])
+            return CachedPlan(frame_file, sha, meta["name"], meta["meta"])
         plan = load_plan(path, province, target_cities)
-        _write_atomic(frame_file, lambda p: plan.frame.to_parquet(p, index=False))
+        _write_atomic(frame_file, plan.write_frame)
         meta_file.write_text(json.dumps({"name": plan.name, "meta": plan.meta()},
                                         ensure_ascii=False, default=str), "utf-8")
     return plan

@@ -85,7 +85,7 @@ def prewarm(s: RunSettings) -> dict[str, Any]:
     run's log."""
     programme, snapshot, targets, plan, export = _read_inputs(s)
     log.info("prewarm %s: %s parsed (%d rows), %d plan communities", s.month, snapshot.name,
-             export.rows_read, len(plan.frame))
+             export.rows_read, plan.rows)
     return {"report_month": s.month, "snapshot": snapshot.name, "rows_read": export.rows_read}
 
 
@@ -105,7 +105,7 @@ def ingest(s: RunSettings) -> dict[str, Any]:
         shutil.rmtree(work)
     work.mkdir(parents=True)
     targets.frame.to_parquet(work / "targets.parquet", index=False)
-    plan.frame.to_parquet(work / "plan.parquet", index=False)
+    plan.write_frame(work / "plan.parquet")
     export.write_frame(work / "export.parquet")
     meta = {
         "report_month": s.month,
@@ -119,9 +119,9 @@ def ingest(s: RunSettings) -> dict[str, Any]:
     }
     (work / "landing.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
     log.info("ingest %s: %s, %d rows read (header on row %d), %d plan communities",
-             s.month, snapshot.name, export.rows_read, export.header_row, len(plan.frame))
+             s.month, snapshot.name, export.rows_read, export.header_row, plan.rows)
     return {"report_month": s.month, "snapshot": snapshot.name, "rows_read": export.rows_read,
-            "plan_communities": len(plan.frame)}
+            "plan_communities": plan.rows}
 
 
 def _staged(s: RunSettings) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:

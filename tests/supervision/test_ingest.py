@@ -179,6 +179,13 @@ def test_the_parsed_plan_is_reused_only_for_the_same_file_and_code(sample_landin
     assert isinstance(first, Plan) and isinstance(again, CachedPlan)
     pd.testing.assert_frame_equal(again.frame, load_plan(plan_path, province, cities).frame)
     assert (again.sha256, again.name, again.meta()) == (first.sha256, first.name, first.meta())
+    # what the ingest task stages: the cache entry copied, read back as the parsed frame
+    assert again.rows == first.rows == len(first.frame)
+    first.write_frame(tmp_path / "parsed.parquet")
+    again.write_frame(tmp_path / "cached.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "cached.parquet"),
+                                  pd.read_parquet(tmp_path / "parsed.parquet"))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "cached.parquet"), first.frame)
     # other target cities: parsed afresh (and here refused: 湘西自治州 is no longer a target)
     with pytest.raises(InputFileError, match="is not a target city"):
         load_plan_cached(plan_path, province, cities[:-1], cache)
