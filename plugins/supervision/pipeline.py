@@ -261,8 +261,9 @@ _ROWS_PER_STATEMENT = 10_000
 def _set_where_rows(conn: Connection, month: str, column: str, value: Any,
                     rows: list[int]) -> None:
     """``column`` = ``value`` in the month's records of these source rows: one statement per
-    :data:`_ROWS_PER_STATEMENT` rows (row by row, each statement would let go of the GIL and
-    wait to take it back from the quality report's thread)."""
+    :data:`_ROWS_PER_STATEMENT` rows. (Row by row, each statement lets go of the GIL and waits
+    to take it back from any thread running Python beside it: 1.2 s for 3,359 rows beside the
+    quality report's thread at 300,000.)"""
     statement = text(f"UPDATE monthly_records SET {column} = :v "
                      "WHERE report_month = :m AND source_row IN :rows").bindparams(
         bindparam("rows", expanding=True))
